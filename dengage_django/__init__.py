@@ -1,0 +1,16 @@
+"""Feed Dengage (formerly Segmentify) with what a Django shop's visitors do."""
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["__version__", "track"]
+
+
+def track(name, *, request=None, user=None, **wire_fields):
+    """Validate an event and record it in the outbox.
+
+    See :func:`dengage_django.recording.track`; imported lazily so that
+    ``import dengage_django`` works before Django's app registry is ready.
+    """
+    from .recording import track as _track
+
+    return _track(name, request=request, user=user, **wire_fields)

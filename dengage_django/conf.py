@@ -1,0 +1,70 @@
+"""The one place dengage-django reads its settings.
+
+Every ``DENGAGE_*`` setting is read from ``django.conf.settings`` on each
+access, with its default beside it, so ``override_settings`` works in tests
+and nothing is cached at import time::
+
+    from dengage_django.conf import dengage_settings
+    dengage_settings.BATCH_SIZE  # settings.DENGAGE_BATCH_SIZE or 100
+
+The README's settings reference documents each of these.
+"""
+
+from django.conf import settings
+
+#: Setting name (without the ``DENGAGE_`` prefix) -> default.
+DEFAULTS = {
+    # The three needed to send.
+    "API_KEY": "",
+    "DATA_CENTER_URL": "",
+    "ORIGIN": "",
+    # Recording.
+    "ENABLED": True,
+    "STRICT": None,  # None: follow settings.DEBUG
+    "TEST_MODE": False,
+    "DEFAULT_LANG": None,
+    "DEFAULT_CURRENCY": None,
+    "DEFAULT_REGION": None,
+    "MAX_STRING_LENGTH": 2048,
+    "MAX_EVENT_BYTES": 32 * 1024,
+    # Delivery.
+    "BATCH_SIZE": 100,
+    "BATCH_MAX_BYTES": 512 * 1024,
+    "CONNECT_TIMEOUT": 3.05,
+    "TIMEOUT": 10.0,
+    "MAX_ATTEMPTS": 20,
+    "RETRY_BASE_DELAY": 10.0,
+    "RETRY_MAX_DELAY": 3600.0,
+    "LEASE_SECONDS": 45,
+    "CONFIGURATION_ERROR_PAUSE": 300.0,
+}
+
+PREFIX = "DENGAGE_"
+
+
+class DengageSettings:
+    """Attribute access to ``DENGAGE_*`` settings, read on every access."""
+
+    def __getattr__(self, name):
+        if name not in DEFAULTS:
+            raise AttributeError(f"no dengage-django setting named {name!r}")
+        return getattr(settings, PREFIX + name, DEFAULTS[name])
+
+    @property
+    def STRICT(self):
+        strict = getattr(settings, PREFIX + "STRICT", None)
+        if strict is None:
+            return bool(settings.DEBUG)
+        return bool(strict)
+
+    @property
+    def DATA_CENTER_URL(self):
+        url = getattr(settings, PREFIX + "DATA_CENTER_URL", "") or ""
+        return url.rstrip("/")
+
+    def is_set(self, name):
+        """Whether the project sets ``DENGAGE_<name>`` itself."""
+        return hasattr(settings, PREFIX + name)
+
+
+dengage_settings = DengageSettings()

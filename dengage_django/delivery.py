@@ -1,0 +1,283 @@
+"""Draining the outbox: claim, send, record the outcome.
+
+:class:`Sender` claims a batch of due events under a lease
+(:func:`.outbox.claim`), sends them outside any transaction in requests
+bounded by count and bytes, and records what Dengage answered:
+
+* success: the events are ``sent``;
+* a configuration error (bad key, origin, URL): every event is given back
+  untouched (no attempt counted) and the run stops, so an operator can act;
+* a bad event: the request is split in halves until the bad event is alone;
+  it goes ``dead`` with the reason, the rest are sent;
+* a transient failure (timeouts, connection errors, 408/429/5xx): the events
+  tried are due again after an exponential backoff with jitter (at least
+  Retry-After), and go ``dead`` after ``DENGAGE_MAX_ATTEMPTS``; events of
+  the batch not tried yet are given back untouched.
+
+The lease is renewed before any request that could outlast it; events whose
+lease was lost (another worker took them after this one stalled) are dropped
+from this worker's hands, never sent by it.
+"""
+
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from . import outbox
+from .client import DengageClient, Outcome, describe_configuration
+from .conf import dengage_settings
+from .models import OutboxEvent
+
+logger = logging.getLogger(__name__)
+
+#: Stop a run after this many transient failures in a row: the data center
+#: is struggling, and pushing more batches at it only burns attempts.
+MAX_CONSECUTIVE_FAILURES = 3
+#: Seconds kept free at the end of a lease before a request must renew it.
+LEASE_MARGIN = 2.0
+
+
+@dataclass
+class DrainReport:
+    """What one or more runs did."""
+
+    sent: int = 0
+    retrying: int = 0
+    dead: int = 0
+    requests: int = 0
+    configuration_error: str = ""
+    #: Seconds the data center asked us to wait (Retry-After), if any.
+    pause: float = 0.0
+    errors: list = field(default_factory=list)
+
+    @property
+    def processed(self):
+        return self.sent + self.retrying + self.dead
+
+    def merge(self, other):
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.dead += other.dead
+        self.requests += other.requests
+        self.configuration_error = other.configuration_error
+        self.pause = other.pause
+        self.errors = (self.errors + other.errors)[-10:]
+
+
+def backoff_delay(attempt, *, base, cap, rng=random):
+    """Seconds before try ``attempt + 1``: exponential, capped, jittered.
+
+    Half the delay is fixed and half random ("equal jitter"), so workers
+    that failed together do not come back together.
+    """
+    delay = min(cap, base * 2 ** max(attempt - 1, 0))
+    return delay / 2 + rng.uniform(0, delay / 2)
+
+
+def encode_event(payload):
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass
+class _Item:
+    id: int
+    attempts: int
+    body: bytes
+
+
+class _Lease:
+    """The ids one claim holds, and when they were last renewed."""
+
+    def __init__(self, token, ids, seconds):
+        self.token = token
+        self.ids = set(ids)
+        self.seconds = seconds
+        self.renewed = time.monotonic()
+
+    def keep(self, items, needed):
+        """Items still held, renewing first if ``needed`` seconds may not fit."""
+        left = self.seconds - (time.monotonic() - self.renewed)
+        if left < needed + LEASE_MARGIN:
+            self.ids = outbox.renew(self.ids, self.token, lease_seconds=self.seconds)
+            self.renewed = time.monotonic()
+        lost = [item.id for item in items if item.id not in self.ids]
+        if lost:
+            logger.warning("lease lost on %d events (another worker took them)", len(lost))
+        return [item for item in items if item.id in self.ids]
+
+
+class Sender:
+    """Drains the outbox to one Dengage data center."""
+
+    def __init__(
+        self,
+        client=None,
+        *,
+        batch_size=None,
+        max_bytes=None,
+        lease_seconds=None,
+        max_attempts=None,
+        stop_event=None,
+        on_progress=None,
+        rng=None,
+    ):
+        self.client = client or DengageClient.from_settings()
+        self.batch_size = batch_size or dengage_settings.BATCH_SIZE
+        self.max_bytes = max_bytes or dengage_settings.BATCH_MAX_BYTES
+        self.lease_seconds = lease_seconds or dengage_settings.LEASE_SECONDS
+        self.max_attempts = max_attempts or dengage_settings.MAX_ATTEMPTS
+        self.stop_event = stop_event or threading.Event()
+        self.on_progress = on_progress
+        self.rng = rng or random.Random()
+        connect, read = self.client.timeout
+        self.request_seconds = connect + read
+
+    # -- runs ---------------------------------------------------------------
+
+    def drain(self, limit=None):
+        """Send due events until none is due, ``limit`` is reached, a stop is
+        requested, a configuration error occurs or the data center keeps
+        failing. Returns a :class:`DrainReport`."""
+        report = DrainReport()
+        failures_in_row = 0
+        while not self.stop_event.is_set():
+            wanted = (
+                self.batch_size if limit is None else min(self.batch_size, limit - report.processed)
+            )
+            if wanted <= 0:
+                break
+            token, claimed = outbox.claim(wanted, lease_seconds=self.lease_seconds)
+            if not claimed:
+                break
+            outcome = self._deliver(token, claimed, report)
+            if self.on_progress:
+                self.on_progress(report)
+            if outcome is Outcome.CONFIGURATION or report.pause:
+                break
+            failures_in_row = failures_in_row + 1 if outcome is Outcome.TRANSIENT else 0
+            if failures_in_row >= MAX_CONSECUTIVE_FAILURES:
+                break
+        return report
+
+    def loop(self, *, interval, limit=None, on_report=None):
+        """Drain, sleep ``interval`` seconds, repeat until stopped.
+
+        A configuration error pauses sending for
+        ``DENGAGE_CONFIGURATION_ERROR_PAUSE`` seconds instead of ending the
+        loop: once an operator fixes the account, sending resumes by itself.
+        """
+        total = DrainReport()
+        while not self.stop_event.is_set():
+            report = self.drain(None if limit is None else limit - total.processed)
+            total.merge(report)
+            if on_report:
+                on_report(report)
+            if limit is not None and total.processed >= limit:
+                break
+            pause = interval
+            if report.configuration_error:
+                pause = max(interval, dengage_settings.CONFIGURATION_ERROR_PAUSE)
+            elif report.pause:
+                pause = max(interval, report.pause)
+            elif report.processed and not report.retrying:
+                pause = 0  # more may be due right away
+            self.stop_event.wait(pause)
+        return total
+
+    # -- one claim ----------------------------------------------------------
+
+    def _deliver(self, token, claimed, report):
+        lease = _Lease(token, (event.id for event in claimed), self.lease_seconds)
+        chunks = self._chunks([_Item(e.id, e.attempts, encode_event(e.payload)) for e in claimed])
+        outcome = Outcome.SUCCESS
+        for index, chunk in enumerate(chunks):
+            outcome = self._send(lease, chunk, report)
+            if outcome in (Outcome.CONFIGURATION, Outcome.TRANSIENT):
+                untried = [item.id for rest in chunks[index + 1 :] for item in rest]
+                delay = report.pause if outcome is Outcome.TRANSIENT else 0
+                outbox.release(untried, token, delay_seconds=delay)
+                break
+        return outcome
+
+    def _chunks(self, items):
+        """Split items into requests of at most ``max_bytes`` bodies."""
+        chunks, current, size = [], [], 2
+        for item in items:
+            extra = len(item.body) + 1
+            if current and size + extra > self.max_bytes:
+                chunks.append(current)
+                current, size = [], 2
+            current.append(item)
+            size += extra
+        if current:
+            chunks.append(current)
+        return chunks
+
+    def _send(self, lease, items, report):
+        items = lease.keep(items, self.request_seconds)
+        if not items:
+            return Outcome.SUCCESS
+        ids = [item.id for item in items]
+        answer = self.client.send(b"[" + b",".join(item.body for item in items) + b"]")
+        report.requests += 1
+        if answer.outcome is Outcome.SUCCESS:
+            report.sent += outbox.mark_sent(ids, lease.token)
+        elif answer.outcome is Outcome.CONFIGURATION:
+            message = describe_configuration(answer)
+            report.configuration_error = message
+            outbox.release(ids, lease.token, error=message)
+            logger.error("Dengage refused the configuration, sending stopped: %s", message)
+        elif answer.outcome is Outcome.BAD_EVENT:
+            if len(items) == 1:
+                report.dead += outbox.mark_dead(ids, lease.token, f"rejected: {answer.reason}")
+                logger.warning("event %s rejected by Dengage: %s", ids[0], answer.reason)
+                return Outcome.SUCCESS
+            middle = len(items) // 2
+            halves = [items[:middle], items[middle:]]
+            for index, half in enumerate(halves):
+                outcome = self._send(lease, half, report)
+                if outcome is not Outcome.SUCCESS:
+                    rest = [item.id for later in halves[index + 1 :] for item in later]
+                    outbox.release(rest, lease.token, delay_seconds=report.pause)
+                    return outcome
+            return Outcome.SUCCESS
+        else:
+            self._retry(lease.token, items, answer, report)
+        return answer.outcome
+
+    def _retry(self, token, items, answer, report):
+        report.errors.append(answer.reason)
+        report.pause = answer.retry_after or 0.0
+        logger.info("Dengage send failed, will retry: %s", answer.reason)
+        by_attempts = {}
+        for item in items:
+            by_attempts.setdefault(item.attempts + 1, []).append(item.id)
+        for attempt, ids in by_attempts.items():
+            if attempt >= self.max_attempts:
+                error = f"gave up after {attempt} attempts: {answer.reason}"
+                report.dead += outbox.mark_dead(ids, token, error)
+                continue
+            delay = backoff_delay(
+                attempt,
+                base=dengage_settings.RETRY_BASE_DELAY,
+                cap=dengage_settings.RETRY_MAX_DELAY,
+                rng=self.rng,
+            )
+            delay = max(delay, answer.retry_after or 0.0)
+            report.retrying += outbox.mark_retry(ids, token, answer.reason, delay_seconds=delay)
+
+
+def preview(limit):
+    """Due events, without claiming them (for ``--dry-run``)."""
+    now = timezone.now()
+    return list(
+        OutboxEvent.objects.using(outbox.db_alias())
+        .filter(status__in=outbox.CLAIMABLE, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "id")
+        .values_list("id", "name", "payload")[:limit]
+    )

@@ -1,0 +1,56 @@
+from django.db import models
+from django.utils import timezone
+
+
+class OutboxEvent(models.Model):
+    """One event on its way to Dengage.
+
+    Rows are written in the caller's transaction (see :mod:`.outbox`) and
+    moved through their states by the sender (:mod:`.delivery`):
+
+    ``pending`` -> ``in_flight`` (claimed, under a lease) -> ``sent``;
+    a failed try goes back to ``pending`` with a later ``next_attempt_at``,
+    and to ``dead`` when Dengage rejects the event or its attempts run out.
+    ``invalid`` rows failed validation and never reach the wire.
+
+    While a row is ``in_flight``, ``next_attempt_at`` holds the lease expiry:
+    one indexed column says when any open row becomes claimable.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        IN_FLIGHT = "in_flight", "in flight"
+        SENT = "sent", "sent"
+        DEAD = "dead", "dead"
+        INVALID = "invalid", "invalid"
+
+    name = models.CharField(max_length=32)
+    payload = models.JSONField(
+        help_text="The event as sent to Dengage (or the raw input, if invalid)."
+    )
+    user_id = models.CharField(
+        "userId", max_length=128, blank=True, help_text="The Dengage userId, for searching."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_owner = models.CharField(max_length=100, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "outbox event"
+        verbose_name_plural = "outbox events"
+        indexes = [
+            # Claiming reads one status at a time in next_attempt_at order:
+            # an index range scan that never touches sent rows.
+            models.Index(
+                fields=["status", "next_attempt_at", "id"], name="dengage_outbox_claim_idx"
+            ),
+            # Purging old sent rows, and the admin's date ordering.
+            models.Index(fields=["status", "created_at"], name="dengage_outbox_age_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} #{self.pk} ({self.status})"

@@ -1,0 +1,236 @@
+"""The outbox table's state transitions, in short transactions.
+
+* :func:`enqueue` writes a row in the caller's transaction: a rolled-back
+  transaction records nothing.
+* :func:`claim` takes due rows for one worker under a lease, in its own short
+  transaction; the HTTP call happens after it commits.
+* :func:`mark_sent`, :func:`mark_retry`, :func:`mark_dead`, :func:`release`
+  and :func:`renew` act only on rows the caller still holds (same lease
+  token), so a worker whose lease ran out cannot overwrite another's work.
+
+Databases with ``SELECT ... FOR UPDATE SKIP LOCKED`` (PostgreSQL, MariaDB
+10.6+, MySQL 8) claim with it; SQLite, which has one writer at a time, claims
+with a single ``UPDATE ... WHERE id IN (SELECT ... LIMIT n)`` statement.
+"""
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import OperationalError, connections, router, transaction
+from django.db.models import Count, F
+from django.utils import timezone
+
+from .models import OutboxEvent
+
+Status = OutboxEvent.Status
+
+# Statuses a worker may claim: in_flight rows only once their lease expired
+# (their next_attempt_at holds the lease expiry).
+CLAIMABLE = (Status.IN_FLIGHT, Status.PENDING)
+CLAIM_RETRIES = 3
+DELETE_CHUNK = 1000
+
+
+def db_alias():
+    return router.db_for_write(OutboxEvent)
+
+
+def enqueue(name, payload, *, status=Status.PENDING, error=""):
+    """Store one event (in the current transaction, if any) and return it."""
+    return OutboxEvent.objects.using(db_alias()).create(
+        name=name,
+        payload=payload,
+        user_id=str(payload.get("userId") or "")[:128] if isinstance(payload, dict) else "",
+        status=status,
+        last_error=error,
+    )
+
+
+def new_lease_token():
+    """A token unique to one claim: host, pid and a random part."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class Claimed:
+    """One event held by a worker under a lease."""
+
+    id: int
+    name: str
+    payload: dict
+    attempts: int
+
+
+def claim(limit, *, lease_seconds, token=None, now=None):
+    """Claim up to ``limit`` due events; returns ``(token, [Claimed...])``.
+
+    Expired leases are taken first (their events are the oldest), then
+    pending events whose retry time has come, each in ``next_attempt_at``
+    then ``id`` order. The result is sorted by id so one visitor's events
+    go out in the order they were recorded.
+    """
+    token = token or new_lease_token()
+    alias = db_alias()
+    for attempt in range(CLAIM_RETRIES):
+        try:
+            ids = _claim_ids(alias, limit, token, lease_seconds, now or timezone.now())
+            break
+        except OperationalError:
+            # A deadlock or lock timeout between workers: nothing was
+            # claimed (the transaction rolled back); try again.
+            if attempt == CLAIM_RETRIES - 1:
+                raise
+    if not ids:
+        return token, []
+    rows = (
+        OutboxEvent.objects.using(alias)
+        .filter(lease_owner=token, status=Status.IN_FLIGHT)
+        .order_by("id")
+        .values_list("id", "name", "payload", "attempts")
+    )
+    return token, [Claimed(*row) for row in rows]
+
+
+def _due(alias, status, now):
+    return (
+        OutboxEvent.objects.using(alias)
+        .filter(status=status, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "id")
+    )
+
+
+def _claim_ids(alias, limit, token, lease_seconds, now):
+    lease_until = now + timedelta(seconds=lease_seconds)
+    claim_fields = dict(status=Status.IN_FLIGHT, lease_owner=token, next_attempt_at=lease_until)
+    claimed = 0
+    if connections[alias].features.has_select_for_update_skip_locked:
+        with transaction.atomic(using=alias):
+            ids = []
+            for status in CLAIMABLE:
+                wanted = limit - len(ids)
+                if wanted <= 0:
+                    break
+                ids += (
+                    _due(alias, status, now)
+                    .select_for_update(skip_locked=True)
+                    .values_list("id", flat=True)[:wanted]
+                )
+            if ids:
+                claimed = OutboxEvent.objects.using(alias).filter(id__in=ids).update(**claim_fields)
+        return claimed
+    # One writer at a time (SQLite): each UPDATE is atomic on its own, and
+    # re-checks status and due time, so two workers never take one row.
+    for status in CLAIMABLE:
+        wanted = limit - claimed
+        if wanted <= 0:
+            break
+        subquery = _due(alias, status, now).values("id")[:wanted]
+        claimed += (
+            OutboxEvent.objects.using(alias)
+            .filter(id__in=subquery, status=status, next_attempt_at__lte=now)
+            .update(**claim_fields)
+        )
+    return claimed
+
+
+def _held(ids, token):
+    return OutboxEvent.objects.using(db_alias()).filter(
+        id__in=list(ids), lease_owner=token, status=Status.IN_FLIGHT
+    )
+
+
+def renew(ids, token, *, lease_seconds):
+    """Extend the lease on ``ids``; returns the ids still held."""
+    held = _held(ids, token)
+    held.update(next_attempt_at=timezone.now() + timedelta(seconds=lease_seconds))
+    return set(held.values_list("id", flat=True))
+
+
+def mark_sent(ids, token):
+    """Dengage accepted these events."""
+    return _held(ids, token).update(
+        status=Status.SENT,
+        sent_at=timezone.now(),
+        attempts=F("attempts") + 1,
+        lease_owner="",
+        last_error="",
+    )
+
+
+def mark_dead(ids, token, error):
+    """Dengage rejected these events, or their attempts ran out."""
+    return _held(ids, token).update(
+        status=Status.DEAD,
+        attempts=F("attempts") + 1,
+        lease_owner="",
+        last_error=error,
+    )
+
+
+def mark_retry(ids, token, error, *, delay_seconds):
+    """A failed try: back to pending, due again after ``delay_seconds``."""
+    return _held(ids, token).update(
+        status=Status.PENDING,
+        attempts=F("attempts") + 1,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay_seconds),
+        lease_owner="",
+        last_error=error,
+    )
+
+
+def release(ids, token, *, error="", delay_seconds=0):
+    """Give events back untried: pending again, no attempt counted."""
+    fields = dict(
+        status=Status.PENDING,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay_seconds),
+        lease_owner="",
+    )
+    if error:
+        fields["last_error"] = error
+    return _held(ids, token).update(**fields)
+
+
+def requeue_dead():
+    """Give every dead event a fresh set of attempts; returns how many."""
+    return (
+        OutboxEvent.objects.using(db_alias())
+        .filter(status=Status.DEAD)
+        .update(status=Status.PENDING, attempts=0, next_attempt_at=timezone.now())
+    )
+
+
+def purge_sent(older_than_days):
+    """Delete sent events older than the given days, in small batches."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    manager = OutboxEvent.objects.using(db_alias())
+    deleted = 0
+    while True:
+        ids = list(
+            manager.filter(status=Status.SENT, created_at__lt=cutoff).values_list("id", flat=True)[
+                :DELETE_CHUNK
+            ]
+        )
+        if not ids:
+            return deleted
+        deleted += manager.filter(id__in=ids).delete()[0]
+
+
+def counts():
+    """Number of events per status (every status present, zero if none)."""
+    result = {status.value: 0 for status in Status}
+    rows = OutboxEvent.objects.using(db_alias()).values("status").order_by()
+    for status, count in rows.annotate(n=Count("id")).values_list("status", "n"):
+        result[status] = count
+    return result
+
+
+def due_count(now=None):
+    """How many events a worker could claim right now."""
+    return (
+        OutboxEvent.objects.using(db_alias())
+        .filter(status__in=CLAIMABLE, next_attempt_at__lte=now or timezone.now())
+        .count()
+    )

@@ -1,0 +1,26 @@
+import pytest
+
+from dengage_django.testing import FakeDengageServer
+
+
+@pytest.fixture
+def fake_server(settings):
+    """A fresh fake data center, with the DENGAGE_* settings pointing at it."""
+    with FakeDengageServer(
+        api_key=settings.DENGAGE_API_KEY, origin=settings.DENGAGE_ORIGIN
+    ) as server:
+        settings.DENGAGE_DATA_CENTER_URL = server.url
+        yield server
+
+
+@pytest.fixture
+def lenient(settings):
+    settings.DENGAGE_STRICT = False
+    return settings
+
+
+def product_view(**extra):
+    """A valid PRODUCT_VIEW's fields."""
+    fields = {"userId": "u1", "sessionId": "s1", "productId": "P1", "price": "349.99"}
+    fields.update(extra)
+    return fields
