@@ -67,7 +67,10 @@ TEMPLATES = [
 ]
 
 DENGAGE_API_KEY = "11111111-2222-3333-4444-555555555555"
-DENGAGE_DATA_CENTER_URL = "http://127.0.0.1:9"  # tests point it at a FakeDengageServer
+# Tests point this at a FakeDengageServer; worker processes they spawn get it
+# (and a short lease) from the environment.
+DENGAGE_DATA_CENTER_URL = env("DENGAGE_DATA_CENTER_URL", default="http://127.0.0.1:9")
+DENGAGE_LEASE_SECONDS = env.float("DENGAGE_LEASE_SECONDS", default=45)
 DENGAGE_ORIGIN = "https://shop.example.com"
 DENGAGE_STRICT = True
 
