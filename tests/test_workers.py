@@ -77,7 +77,7 @@ def test_concurrent_workers_send_every_event_exactly_once(fake_server):
     fake_server.set_delay(0.02)  # a data center's latency, so workers overlap
     procs = [worker(fake_server, "--batch-size", "25") for _ in range(3)]
     outputs = [proc.communicate(timeout=120) for proc in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
     sent_per_worker = [int(re.search(r"^sent (\d+),", out, re.M).group(1)) for out, _ in outputs]
     assert sum(sent_per_worker) == 1500
