@@ -19,7 +19,6 @@ lease was lost (another worker took them after this one stalled) are dropped
 from this worker's hands, never sent by it.
 """
 
-import json
 import logging
 import random
 import threading
@@ -31,6 +30,7 @@ from django.utils import timezone
 from . import outbox
 from .client import DengageClient, Outcome, describe_configuration
 from .conf import dengage_settings
+from .events import encode_event
 from .models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -77,10 +77,6 @@ def backoff_delay(attempt, *, base, cap, rng=random):
     """
     delay = min(cap, base * 2 ** max(attempt - 1, 0))
     return delay / 2 + rng.uniform(0, delay / 2)
-
-
-def encode_event(payload):
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @dataclass

@@ -65,6 +65,7 @@ __all__ = [
     "EVENT_NAMES",
     "build_event",
     "encode_batch",
+    "encode_event",
     "sanitize_for_storage",
     "snake_alias",
 ]
@@ -519,16 +520,21 @@ def build_event(name, fields, *, strict=True):
         event = {"name": name, **schema(fields, strict)}
     except _Invalid as error:
         raise DengageValidationError(name, error.path or None, error.message) from None
-    size = len(_dumps(event).encode("utf-8"))
+    size = len(encode_event(event))
     cap = dengage_settings.MAX_EVENT_BYTES
     if size > cap:
         raise DengageValidationError(name, None, f"event is {size} bytes, over the {cap}-byte cap")
     return event
 
 
+def encode_event(event):
+    """One event as compact UTF-8 JSON (a request body is ``[a,b,...]``)."""
+    return _dumps(event).encode("utf-8")
+
+
 def encode_batch(events):
     """The request body for ``events``: a compact UTF-8 JSON array."""
-    return _dumps(list(events)).encode("utf-8")
+    return b"[" + b",".join(encode_event(event) for event in events) + b"]"
 
 
 def _storable(value, active, depth):

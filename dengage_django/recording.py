@@ -16,7 +16,7 @@ from django.db import DatabaseError, connections, transaction
 
 from . import outbox
 from .conf import dengage_settings
-from .events import build_event, sanitize_for_storage
+from .events import build_event, sanitize_for_storage, snake_alias
 from .exceptions import DengageValidationError
 from .models import OutboxEvent
 
@@ -76,8 +76,6 @@ def track(name, *, request=None, user=None, **wire_fields):
 def _merge(defaults, given):
     """``given`` over ``defaults``, where a default also yields to the
     snake_case spelling of its wire name (``page_url`` beats ``pageUrl``)."""
-    from .events import snake_alias
-
     taken = set(given) | {snake_alias(key) for key in given}
     merged = {key: value for key, value in defaults.items() if snake_alias(key) not in taken}
     merged.update(given)

@@ -592,6 +592,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "FakeDengage/1.0"
+    # Headers and body go out in separate writes: without TCP_NODELAY the
+    # body waits for the client's delayed ACK (~40 ms a request on Linux).
+    disable_nagle_algorithm = True
 
     def do_GET(self):
         self._dispatch()
