@@ -1,0 +1,60 @@
+"""Settings of the example shop, from the environment (django-environ).
+
+``DATABASE_URL`` (default: SQLite in this folder), ``DEBUG``, and the three
+Dengage settings. Without ``DENGAGE_API_KEY`` and ``DENGAGE_DATA_CENTER_URL``
+it points at a FakeDengageServer on 127.0.0.1:8765
+(``python -m dengage_django.testing``), so nothing leaves the machine.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+SECRET_KEY = env("SECRET_KEY", default="example-shop-not-secret")
+DEBUG = env.bool("DEBUG", default=True)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+USE_TZ = True
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "dengage_django",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+ROOT_URLCONF = "example_project.shop.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+STATIC_URL = "static/"
+
+FAKE_DENGAGE_URL = env("FAKE_DENGAGE_URL", default="http://127.0.0.1:8765")
+DENGAGE_API_KEY = env("DENGAGE_API_KEY", default="11111111-2222-3333-4444-555555555555")
+DENGAGE_DATA_CENTER_URL = env("DENGAGE_DATA_CENTER_URL", default=FAKE_DENGAGE_URL)
+DENGAGE_ORIGIN = env("DENGAGE_ORIGIN", default="https://shop.example.com")
