@@ -37,6 +37,26 @@ DEFAULTS = {
     "RETRY_MAX_DELAY": 3600.0,
     "LEASE_SECONDS": 45,
     "CONFIGURATION_ERROR_PAUSE": 300.0,
+    # User-Agent classification (dengage_django.device).
+    "APP_USER_AGENTS": {},  # {"IOS": [regex, ...], "ANDROID": [regex, ...]}
+    "TRACK_BOTS": False,  # callers skip tracking when device.is_bot() unless True
+    "BOT_USER_AGENTS": (),  # extra regexes (re.search) that mark a User-Agent as a bot
+    # Identity (dengage_django.identity).
+    "ID_SOURCE": "dengage",  # or "local"
+    "ID_POOL_SIZE": 100,
+    "ID_FETCH_TIMEOUT": 0.5,
+    "ID_FETCH_BACKOFF": 60.0,
+    "USER_COOKIE_NAME": "dengage_uid",
+    "USER_COOKIE_AGE": 390 * 24 * 3600,
+    "SESSION_COOKIE_NAME": "dengage_sid",
+    "SESSION_TIMEOUT": 30 * 60,
+    # Which requests are tracked (dengage_django.policy).
+    "EXCLUDED_PATHS": None,  # None: the admin, STATIC_URL and MEDIA_URL prefixes
+    "CONSENT": None,  # callable(request) -> bool, or its dotted path
+    "RESPECT_GPC": False,
+    # Reading products and baskets (dengage_django.adapters).
+    "PRODUCT_ADAPTER": None,
+    "BASKET_ADAPTER": None,
 }
 
 PREFIX = "DENGAGE_"

@@ -38,15 +38,26 @@ def db_alias():
     return router.db_for_write(OutboxEvent)
 
 
-def enqueue(name, payload, *, status=Status.PENDING, error=""):
-    """Store one event (in the current transaction, if any) and return it."""
-    return OutboxEvent.objects.using(db_alias()).create(
+def new_event(name, payload, *, status=Status.PENDING, error=""):
+    """An unsaved outbox row for ``payload``."""
+    user_id = payload.get("userId") if isinstance(payload, dict) else None
+    return OutboxEvent(
         name=name,
         payload=payload,
-        user_id=str(payload.get("userId") or "")[:128] if isinstance(payload, dict) else "",
+        user_id=str(user_id or "")[:128],
         status=status,
         last_error=error,
     )
+
+
+def insert(events):
+    """Store unsaved rows in one INSERT, in the current transaction if any."""
+    return OutboxEvent.objects.using(db_alias()).bulk_create(events)
+
+
+def enqueue(name, payload, *, status=Status.PENDING, error=""):
+    """Store one event (in the current transaction, if any) and return it."""
+    return insert([new_event(name, payload, status=status, error=error)])[0]
 
 
 def new_lease_token():

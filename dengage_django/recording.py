@@ -64,54 +64,96 @@ def track(name, *, request=None, user=None, **wire_fields):
     """
     if not dengage_settings.ENABLED:
         return None
+    tracker = getattr(request, "dengage", None)
+    if tracker is not None:
+        # The middleware's tracker knows the visitor's ids and device.
+        if user is not None and name == "USER_OPERATIONS":
+            wire_fields = merge_fields(_user_fields(user), wire_fields)
+        return tracker.track(name, **wire_fields)
     fields = default_fields()
     if request is not None:
         fields.update(request_fields(request))
-    if user is not None and name == "USER_OPERATIONS" and getattr(user, "is_authenticated", False):
-        fields["username"] = user.get_username()
-    fields = _merge(fields, wire_fields)
-    return record(name, fields)
+    if user is not None and name == "USER_OPERATIONS":
+        fields.update(_user_fields(user))
+    return record(name, merge_fields(fields, wire_fields))
 
 
-def _merge(defaults, given):
+def _user_fields(user):
+    if getattr(user, "is_authenticated", False):
+        return {"username": user.get_username()}
+    return {}
+
+
+def merge_fields(defaults, given):
     """``given`` over ``defaults``, where a default also yields to the
-    snake_case spelling of its wire name (``page_url`` beats ``pageUrl``)."""
-    taken = set(given) | {snake_alias(key) for key in given}
-    merged = {key: value for key, value in defaults.items() if snake_alias(key) not in taken}
+    snake_case spelling of its wire name (``page_url`` beats ``pageUrl``).
+    A ``None`` in ``given`` means "not given": the default stays."""
+    given = {key: value for key, value in given.items() if value is not None}
+    taken = set(given) | {snake_alias(key) for key in given if isinstance(key, str)}
+    merged = {
+        key: value
+        for key, value in defaults.items()
+        if key not in taken and snake_alias(key) not in taken
+    }
     merged.update(given)
     return merged
 
 
-def record(name, fields, *, strict=None):
-    """Validate ``fields`` as event ``name`` and store it (see module doc)."""
+def prepare(name, fields, *, strict=None):
+    """Validate ``fields`` as event ``name``: an unsaved ``OutboxEvent``.
+
+    Strict mode raises :class:`DengageValidationError`; lenient mode returns
+    an ``invalid`` row carrying the reason.
+    """
     strict = dengage_settings.STRICT if strict is None else strict
     try:
         event = build_event(name, fields, strict=strict)
     except DengageValidationError as exc:
-        if strict:
-            raise
-        logger.warning("invalid Dengage event kept as invalid, not sent: %s", exc)
-        return _store(
-            str(name)[:32],
-            sanitize_for_storage(fields),
-            status=OutboxEvent.Status.INVALID,
-            error=str(exc),
-            strict=strict,
-        )
-    return _store(name, event, strict=strict)
+        return reject(name, fields, exc, strict=strict)
+    return outbox.new_event(name, event)
 
 
-def _store(name, payload, *, strict, **kwargs):
+def reject(name, fields, error, *, strict=None):
+    """An invalid event: raise (strict) or an unsaved ``invalid`` row."""
+    strict = dengage_settings.STRICT if strict is None else strict
+    if strict:
+        raise error
+    logger.warning("invalid Dengage event kept as invalid, not sent: %s", error)
+    return outbox.new_event(
+        str(name)[:32],
+        sanitize_for_storage(fields),
+        status=OutboxEvent.Status.INVALID,
+        error=str(error),
+    )
+
+
+def store(events, *, strict=None):
+    """Insert unsaved events in one statement; returns whether it worked.
+
+    Inside a transaction the insert runs in a savepoint, so a failure cannot
+    poison the caller's transaction in lenient mode (where it is logged, not
+    raised).
+    """
+    strict = dengage_settings.STRICT if strict is None else strict
     alias = outbox.db_alias()
     try:
         if connections[alias].in_atomic_block:
-            # A savepoint, so a failed insert cannot poison the caller's
-            # transaction in lenient mode.
             with transaction.atomic(using=alias):
-                return outbox.enqueue(name, payload, **kwargs)
-        return outbox.enqueue(name, payload, **kwargs)
+                outbox.insert(events)
+        else:
+            outbox.insert(events)
     except DatabaseError:
         if strict:
             raise
-        logger.exception("could not store a Dengage %s event", name)
-        return None
+        logger.exception(
+            "could not store Dengage event(s) %s", ", ".join(event.name for event in events)
+        )
+        return False
+    return True
+
+
+def record(name, fields, *, strict=None):
+    """Validate and store one event now; the row, or ``None`` if storing
+    failed in lenient mode."""
+    event = prepare(name, fields, strict=strict)
+    return event if store([event], strict=strict) else None

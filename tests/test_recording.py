@@ -142,12 +142,12 @@ def test_storage_failure_in_lenient_mode_does_not_raise(lenient, monkeypatch, ca
     def broken(*args, **kwargs):
         raise DatabaseError("table missing")
 
-    monkeypatch.setattr(outbox, "enqueue", broken)
+    monkeypatch.setattr(outbox, "insert", broken)
     with transaction.atomic():
         assert dengage_django.track("PRODUCT_VIEW", **product_view()) is None
         # The caller's transaction is still usable.
         assert OutboxEvent.objects.count() == 0
-    assert "could not store a Dengage PRODUCT_VIEW event" in caplog.text
+    assert "could not store Dengage event(s) PRODUCT_VIEW" in caplog.text
 
 
 def test_storage_failure_in_strict_mode_raises(monkeypatch):
@@ -155,8 +155,6 @@ def test_storage_failure_in_strict_mode_raises(monkeypatch):
 
     from dengage_django import outbox
 
-    monkeypatch.setattr(
-        outbox, "enqueue", lambda *a, **k: (_ for _ in ()).throw(DatabaseError("x"))
-    )
+    monkeypatch.setattr(outbox, "insert", lambda *a, **k: (_ for _ in ()).throw(DatabaseError("x")))
     with pytest.raises(DatabaseError):
         dengage_django.track("PRODUCT_VIEW", **product_view())
