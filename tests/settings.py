@@ -47,6 +47,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "dengage_django.middleware.DengageMiddleware",
 ]
 
 ROOT_URLCONF = "tests.urls"
@@ -73,6 +74,8 @@ DENGAGE_DATA_CENTER_URL = env("DENGAGE_DATA_CENTER_URL", default="http://127.0.0
 DENGAGE_LEASE_SECONDS = env.float("DENGAGE_LEASE_SECONDS", default=45)
 DENGAGE_ORIGIN = "https://shop.example.com"
 DENGAGE_STRICT = True
+DENGAGE_ID_SOURCE = "local"  # tests of /get/key ids set "dengage" themselves
+STATIC_URL = "/static/"
 
 LOGGING = {
     "version": 1,

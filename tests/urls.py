@@ -1,6 +1,21 @@
 from django.contrib import admin
 from django.urls import path
 
+from . import views
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", views.home),
+    path("p/<int:pk>/", views.product),
+    path("basket/add/<int:pk>/", views.basket_add),
+    path("basket/remove/<int:pk>/", views.basket_remove),
+    path("checkout/<str:step>/", views.checkout),
+    path("purchase/", views.purchase),
+    path("custom/", views.custom),
+    path("api/", views.api),
+    path("missing/", views.missing),
+    path("bad-product/", views.bad_product),
+    path("none-product/", views.none_product),
+    path("plain/", views.plain_text),
+    path("async/", views.async_home),
 ]

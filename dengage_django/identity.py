@@ -1,0 +1,244 @@
+"""Visitor (``userId``) and session (``sessionId``) ids.
+
+* The userId lives in a long-lived first-party cookie
+  (``DENGAGE_USER_COOKIE_NAME``, about 390 days, HttpOnly, SameSite=Lax,
+  Secure on HTTPS).
+* The sessionId lives in the Django session when there is one, else in a
+  cookie; either way a visitor inactive for ``DENGAGE_SESSION_TIMEOUT``
+  seconds starts a new session.
+* Ids read back from cookies or the session are checked
+  (:func:`is_valid_id`); anything else is replaced, never echoed.
+* New ids come from Dengage's ``/get/key`` when ``DENGAGE_ID_SOURCE`` is
+  ``"dengage"`` (the default): fetched in batches into a process-wide pool
+  (:class:`KeyPool`) so most new visitors cost no HTTP call, with a short
+  timeout. When Dengage fails, local unique ids are used and no new call is
+  made for ``DENGAGE_ID_FETCH_BACKOFF`` seconds, so an outage adds no
+  latency to pages. ``"local"`` never calls Dengage.
+"""
+
+import logging
+import re
+import threading
+import time
+import uuid
+from collections import deque
+
+from .conf import dengage_settings
+from .exceptions import DengageError
+
+logger = logging.getLogger(__name__)
+
+#: Ids Dengage hands out look numeric (possibly negative); local ids are
+#: hex. Anything else read from a cookie is replaced.
+ID_PATTERN = re.compile(r"-?[A-Za-z0-9_]{1,64}")
+SESSION_KEY = "_dengage_sid"
+SESSION_SEEN_KEY = "_dengage_seen"
+#: Only write the "last seen" time to the session when it moved this much,
+#: so an active visitor does not cost a session save on every request.
+SEEN_GRANULARITY = 60
+
+
+def is_valid_id(value):
+    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
+
+
+def local_id():
+    """A unique id made here (Dengage accepts any unique string)."""
+    return uuid.uuid4().hex
+
+
+class KeyPool:
+    """Thread-safe pool of ids from ``/get/key``, refilled in batches.
+
+    ``take(n)`` never blocks on another thread's fetch and never raises: it
+    answers from the pool, fetches one batch (at most one thread at a time,
+    with ``DENGAGE_ID_FETCH_TIMEOUT``), or falls back to local ids.
+    """
+
+    def __init__(self):
+        self._ids = deque()
+        self._lock = threading.Lock()
+        self._fetching = threading.Lock()
+        self._retry_at = 0.0
+        self.fetches = 0
+        self.failures = 0
+
+    def clear(self):
+        with self._lock:
+            self._ids.clear()
+            self._retry_at = 0.0
+
+    def _pop(self, count):
+        with self._lock:
+            if len(self._ids) < count:
+                return None
+            return [self._ids.popleft() for _ in range(count)]
+
+    def needs_fetch(self, count):
+        """Whether ``take(count)`` would make an HTTP call now."""
+        with self._lock:
+            return len(self._ids) < count and time.monotonic() >= self._retry_at
+
+    def take(self, count):
+        ids = self._pop(count)
+        if ids is not None:
+            return ids
+        if time.monotonic() >= self._retry_at and self._fetching.acquire(blocking=False):
+            try:
+                self._fetch(max(count, dengage_settings.ID_POOL_SIZE))
+            finally:
+                self._fetching.release()
+            ids = self._pop(count)
+            if ids is not None:
+                return ids
+        return [local_id() for _ in range(count)]
+
+    def _fetch(self, count):
+        self.fetches += 1
+        try:
+            client = _keys_client()
+            keys = client.get_keys(count, timeout=dengage_settings.ID_FETCH_TIMEOUT)
+        except (DengageError, ValueError) as exc:
+            self.failures += 1
+            self._retry_at = time.monotonic() + dengage_settings.ID_FETCH_BACKOFF
+            logger.warning(
+                "could not fetch ids from Dengage, using local ids for %ss: %s",
+                dengage_settings.ID_FETCH_BACKOFF,
+                exc,
+            )
+            return
+        valid = [key for key in keys if is_valid_id(key)]
+        with self._lock:
+            self._ids.extend(valid)
+
+
+_pool = KeyPool()
+_clients = {}
+_clients_lock = threading.Lock()
+
+
+def _keys_client():
+    """A client per configuration (one pooled connection per process)."""
+    from .client import DengageClient
+
+    key = (
+        dengage_settings.API_KEY,
+        dengage_settings.DATA_CENTER_URL,
+        dengage_settings.ORIGIN,
+    )
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = DengageClient.from_settings()
+        return client
+
+
+def key_pool():
+    return _pool
+
+
+def new_ids(count):
+    """``count`` fresh ids from the configured source."""
+    if dengage_settings.ID_SOURCE == "local":
+        return [local_id() for _ in range(count)]
+    return _pool.take(count)
+
+
+class Identity:
+    """The ids of one request's visitor, resolved on first use.
+
+    Reads the user cookie and the session (Django session or cookie), makes
+    new ids where they are missing, invalid or expired, and remembers what
+    must be written back (:meth:`apply`).
+    """
+
+    def __init__(self, request):
+        self.request = request
+        self.user_id = None
+        self.session_id = None
+        self.new_user = False
+        self.new_session = False
+        self._resolved = False
+
+    @property
+    def resolved(self):
+        return self._resolved
+
+    def needs_fetch(self):
+        """Whether resolving would call ``/get/key`` (for async callers)."""
+        if self._resolved or dengage_settings.ID_SOURCE == "local":
+            return False
+        return _pool.needs_fetch(2)
+
+    def resolve(self):
+        if self._resolved:
+            return self
+        cookies = self.request.COOKIES
+        user_id = cookies.get(dengage_settings.USER_COOKIE_NAME)
+        session_id, session_fresh = self._stored_session_id()
+        wanted = (0 if is_valid_id(user_id) else 1) + (0 if session_fresh else 1)
+        fresh = new_ids(wanted) if wanted else []
+        if not is_valid_id(user_id):
+            user_id = fresh.pop()
+            self.new_user = True
+        if not session_fresh:
+            session_id = fresh.pop()
+            self.new_session = True
+        self.user_id, self.session_id = user_id, session_id
+        self._remember_session()
+        self._resolved = True
+        return self
+
+    def _session(self):
+        return getattr(self.request, "session", None)
+
+    def _stored_session_id(self):
+        """(session id, still fresh?) from the Django session or the cookie."""
+        session = self._session()
+        if session is not None:
+            session_id = session.get(SESSION_KEY)
+            seen = session.get(SESSION_SEEN_KEY)
+            timeout = dengage_settings.SESSION_TIMEOUT
+            fresh = (
+                is_valid_id(session_id)
+                and isinstance(seen, (int, float))
+                and time.time() - seen <= timeout
+            )
+            return session_id, fresh
+        # The cookie expires after the inactivity timeout by itself.
+        session_id = self.request.COOKIES.get(dengage_settings.SESSION_COOKIE_NAME)
+        return session_id, is_valid_id(session_id)
+
+    def _remember_session(self):
+        session = self._session()
+        if session is None:
+            return
+        now = int(time.time())
+        if self.new_session or session.get(SESSION_KEY) != self.session_id:
+            session[SESSION_KEY] = self.session_id
+            session[SESSION_SEEN_KEY] = now
+        elif now - session.get(SESSION_SEEN_KEY, 0) >= SEEN_GRANULARITY:
+            session[SESSION_SEEN_KEY] = now
+
+    def apply(self, response):
+        """Write the cookies this visitor needs onto ``response``."""
+        if not self._resolved:
+            return
+        secure = self.request.is_secure()
+        common = dict(httponly=True, samesite="Lax", secure=secure)
+        if self.new_user or self.new_session:
+            # A long-lived id, refreshed once per session.
+            response.set_cookie(
+                dengage_settings.USER_COOKIE_NAME,
+                self.user_id,
+                max_age=dengage_settings.USER_COOKIE_AGE,
+                **common,
+            )
+        if self._session() is None:
+            # Sliding expiry: the cookie dies after the inactivity timeout.
+            response.set_cookie(
+                dengage_settings.SESSION_COOKIE_NAME,
+                self.session_id,
+                max_age=dengage_settings.SESSION_TIMEOUT,
+                **common,
+            )

@@ -1,0 +1,69 @@
+"""``DengageMiddleware``: ``request.dengage``, the automatic PAGE_VIEW, cookies.
+
+Place it after ``SessionMiddleware`` and ``AuthenticationMiddleware``::
+
+    MIDDLEWARE = [
+        ...,
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        ...,
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        ...,
+        "dengage_django.middleware.DengageMiddleware",
+    ]
+
+It works in both sync (WSGI) and async (ASGI) stacks. Every request gets a
+:class:`~dengage_django.tracker.Tracker`; after the response, a page a
+visitor saw is recorded as PAGE_VIEW (see :func:`.policy.is_page_view`) and
+the visitor's id cookies are set. Tracking never breaks a page: outside
+strict mode an error here is logged and the response goes out unchanged.
+"""
+
+import logging
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+
+from .conf import dengage_settings
+from .policy import is_page_view
+from .tracker import Tracker
+
+logger = logging.getLogger(__name__)
+
+
+class DengageMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.async_mode:
+            return self.__acall__(request)
+        request.dengage = Tracker(request, deferred=True)
+        response = self.get_response(request)
+        self.finish(request, response)
+        return response
+
+    async def __acall__(self, request):
+        request.dengage = Tracker(request, deferred=True)
+        response = await self.get_response(request)
+        # The policy, the session, the outbox and /get/key are sync I/O.
+        await sync_to_async(self.finish)(request, response)
+        return response
+
+    def finish(self, request, response):
+        """Record the PAGE_VIEW if this was one, store the request's deferred
+        events in one INSERT, then set the cookies."""
+        tracker = request.dengage
+        try:
+            if is_page_view(request, response) and tracker.active:
+                tracker.record_page_view()
+            tracker.flush()
+            tracker.identity.apply(response)
+        except Exception:
+            if dengage_settings.STRICT:
+                raise
+            logger.exception("Dengage tracking failed for %s", request.path)

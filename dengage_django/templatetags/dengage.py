@@ -1,0 +1,58 @@
+"""Template tags: ``{% load dengage %}``. Each renders nothing.
+
+* ``{% dengage_page "Product Page" "Men > Sports" %}``: the category and
+  subCategory of this page's PAGE_VIEW;
+* ``{% dengage_product_view product %}`` (extra fields as keyword
+  arguments): a PRODUCT_VIEW;
+* ``{% dengage_checkout "basket" basket %}``: a CHECKOUT step of a basket;
+* ``{% dengage_custom_event "wishlist_add" product_id=p.pk %}``: a
+  CUSTOM_EVENT whose keyword arguments become its ``params``.
+
+They use ``request.dengage`` (the ``request`` context processor or a
+``RequestContext`` must provide ``request``); rendered without a request, or
+without the middleware, they do nothing. A bad event never breaks the page
+outside strict mode.
+"""
+
+import logging
+
+from django import template
+
+from ..conf import dengage_settings
+
+register = template.Library()
+logger = logging.getLogger(__name__)
+
+
+def _call(context, method, *args, **kwargs):
+    request = context.get("request")
+    tracker = getattr(request, "dengage", None)
+    if tracker is None:
+        return ""
+    try:
+        getattr(tracker, method)(*args, **kwargs)
+    except Exception:
+        if dengage_settings.STRICT:
+            raise
+        logger.exception("{%% dengage %s %%} failed", method)
+    return ""
+
+
+@register.simple_tag(takes_context=True)
+def dengage_page(context, category=None, sub_category=None):
+    return _call(context, "page", category, sub_category)
+
+
+@register.simple_tag(takes_context=True)
+def dengage_product_view(context, product=None, **fields):
+    return _call(context, "product_view", product, **fields)
+
+
+@register.simple_tag(takes_context=True)
+def dengage_checkout(context, step, basket, **fields):
+    return _call(context, "checkout_basket", step, basket, **fields)
+
+
+@register.simple_tag(takes_context=True)
+def dengage_custom_event(context, type, **params):
+    return _call(context, "custom_event", type, params or None)

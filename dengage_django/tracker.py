@@ -1,0 +1,236 @@
+"""``request.dengage``: the request-bound recorder.
+
+:class:`Tracker` fills the common parameters from the request (userId,
+sessionId, device, pageUrl, referrer, lang, and the settings' currency,
+region and testMode) and offers one method per event. Every method returns
+the stored :class:`~dengage_django.models.OutboxEvent` (``None`` when the
+request is not tracked, a duplicate was skipped, or storing failed in
+lenient mode). In lenient mode nothing here raises into a view; in strict
+mode a bad event raises :class:`~dengage_django.exceptions.DengageValidationError`.
+
+The middleware's tracker is *deferred*: an event recorded outside any
+transaction is validated at once (strict mode raises in the view) but
+stored when the response is done, together with the PAGE_VIEW, in one
+INSERT. An event recorded inside ``transaction.atomic()`` is stored at once,
+in that transaction, so it commits or rolls back with the caller's work.
+
+Database work happens in these methods: from an async view call them through
+``asgiref.sync.sync_to_async``, or use :meth:`Tracker.atrack`.
+"""
+
+from functools import cached_property
+
+from asgiref.sync import sync_to_async
+from django.db import connections
+from django.utils import translation
+
+from . import adapters, outbox
+from .device import device_for
+from .exceptions import DengageValidationError
+from .identity import Identity
+from .policy import should_track
+from .recording import default_fields, merge_fields, prepare, reject, request_fields, store
+
+
+class Tracker:
+    """Records events for one request (see the module docstring)."""
+
+    def __init__(self, request, *, deferred=False):
+        self.request = request
+        self.deferred = deferred
+        self._pending = []
+        # Transactions already open when the request began (a test case's,
+        # say) are not the view's: only deeper ones make an event immediate.
+        self._base_depth = self._depth()
+        self.identity = Identity(request)
+        self.category = None
+        self.sub_category = None
+        self.page_view = None
+        #: Every event this tracker stored, in order.
+        self.events = []
+        self._viewed_products = set()
+
+    def __repr__(self):
+        return f"<Tracker {self.request.method} {self.request.path!r} active={self.active}>"
+
+    def __bool__(self):
+        return self.active
+
+    @cached_property
+    def active(self):
+        """Whether this request records events (see :mod:`.policy`)."""
+        return should_track(self.request)
+
+    @cached_property
+    def device(self):
+        return device_for(self.request.META.get("HTTP_USER_AGENT"))
+
+    @property
+    def user_id(self):
+        return self.identity.resolve().user_id
+
+    @property
+    def session_id(self):
+        return self.identity.resolve().session_id
+
+    def common_fields(self):
+        fields = default_fields()
+        fields.update(request_fields(self.request))
+        fields["userId"] = self.user_id
+        fields["sessionId"] = self.session_id
+        fields["device"] = self.device
+        language = translation.get_language()
+        if language:
+            fields["lang"] = language.split("-")[0]
+        return fields
+
+    # -- recording ------------------------------------------------------------
+
+    def track(self, name, **wire_fields):
+        """Record any event, the common parameters filled in."""
+        if not self.active:
+            return None
+        return self._keep(prepare(name, merge_fields(self.common_fields(), wire_fields)))
+
+    @staticmethod
+    def _depth():
+        return len(connections[outbox.db_alias()].atomic_blocks)
+
+    def _keep(self, event, *, first=False):
+        """Store ``event`` now, or with the response (see module docstring)."""
+        if self.deferred and self._depth() <= self._base_depth:
+            self._pending.insert(0 if first else len(self._pending), event)
+        elif not store([event]):
+            return None
+        self.events.append(event)
+        return event
+
+    def flush(self):
+        """Store the deferred events in one INSERT (the middleware calls this)."""
+        events, self._pending = self._pending, []
+        if events:
+            store(events)
+        return events
+
+    async def atrack(self, name, **wire_fields):
+        """:meth:`track` for async views."""
+        return await sync_to_async(self.track)(name, **wire_fields)
+
+    def _adapted(self, name, raw, build):
+        """Fields from ``build()``, or the rejection of an unreadable ``raw``."""
+        try:
+            return build(), None
+        except DengageValidationError as exc:
+            return None, self._keep(reject(name, {"input": raw}, exc))
+
+    def page(self, category=None, sub_category=None):
+        """Set the category (and subCategory) of this request's PAGE_VIEW."""
+        if category is not None:
+            self.category = category
+        if sub_category is not None:
+            self.sub_category = sub_category
+
+    def record_page_view(self):
+        """The automatic PAGE_VIEW (the middleware calls this; once at most)."""
+        if self.page_view is not None or not self.active:
+            return None
+        fields = {}
+        if self.category is not None:
+            fields["category"] = self.category
+        if self.sub_category is not None:
+            fields["subCategory"] = self.sub_category
+        fields = merge_fields(self.common_fields(), fields)
+        # Stored ahead of the page's other deferred events, as a browser
+        # reports the page before what happens on it.
+        self.page_view = self._keep(prepare("PAGE_VIEW", fields), first=True)
+        return self.page_view
+
+    def product_view(self, product=None, **fields):
+        """PRODUCT_VIEW of ``product`` (a mapping or ``to_dengage()`` object)
+        and/or fields; the same product twice in one request counts once."""
+        if not self.active:
+            return None
+        data, rejected = self._adapted(
+            "PRODUCT_VIEW", product, lambda: adapters.product_fields(product)
+        )
+        if data is None:
+            return rejected
+        data = merge_fields(data, fields)
+        product_id = data.get("productId", data.get("product_id"))
+        key = str(product_id) if product_id is not None else None
+        if key is not None and key in self._viewed_products:
+            return None
+        event = self.track("PRODUCT_VIEW", **data)
+        if key is not None and event is not None:
+            self._viewed_products.add(key)
+        return event
+
+    def _basket_id(self, fields):
+        if "basketId" in fields or "basket_id" in fields:
+            return fields
+        return {**fields, "basket_id": f"basket_{self.user_id}"}
+
+    def basket_add(self, product_id, *, price=None, quantity=1, currency=None, **fields):
+        if not self.active:
+            return None
+        return self.track(
+            "BASKET_OPERATIONS",
+            step="add",
+            product_id=product_id,
+            price=price,
+            quantity=quantity,
+            currency=currency,
+            **self._basket_id(fields),
+        )
+
+    def basket_remove(self, product_id, *, quantity=1, **fields):
+        if not self.active:
+            return None
+        return self.track(
+            "BASKET_OPERATIONS",
+            step="remove",
+            product_id=product_id,
+            quantity=quantity,
+            **self._basket_id(fields),
+        )
+
+    def checkout(self, step, *, total_price, products, currency=None, **fields):
+        """CHECKOUT ``step`` with ``products`` (mappings or ``to_dengage()``
+        objects; only productId, price, currency and quantity are kept)."""
+        if not self.active:
+            return None
+        items, rejected = self._adapted(
+            "CHECKOUT",
+            products,
+            lambda: [adapters.basket_item(product) for product in products or ()],
+        )
+        if items is None:
+            return rejected
+        return self.track(
+            "CHECKOUT",
+            step=step,
+            total_price=total_price,
+            product_list=items,
+            currency=currency,
+            **self._basket_id(fields),
+        )
+
+    def checkout_basket(self, step, basket, **fields):
+        """CHECKOUT ``step`` of a whole basket (see :mod:`.adapters`)."""
+        if not self.active:
+            return None
+        data, rejected = self._adapted("CHECKOUT", basket, lambda: adapters.basket_fields(basket))
+        if data is None:
+            return rejected
+        data.update(fields)
+        return self.checkout(step, **data)
+
+    def user_operation(self, step, **fields):
+        if not self.active:
+            return None
+        return self.track("USER_OPERATIONS", step=step, **fields)
+
+    def custom_event(self, type, params=None):
+        if not self.active:
+            return None
+        return self.track("CUSTOM_EVENT", type=type, params=params)

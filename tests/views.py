@@ -1,0 +1,113 @@
+"""A tiny shop for the visitor-tracking tests."""
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.template.response import TemplateResponse
+
+
+class Product:
+    """A shop model with ``to_dengage()``."""
+
+    def __init__(self, pk, title, price):
+        self.pk, self.title, self.price = pk, title, price
+
+    def to_dengage(self):
+        return {
+            "product_id": f"P{self.pk}",
+            "title": self.title,
+            "price": self.price,
+            "category": "Men > Sports",
+            "in_stock": True,
+        }
+
+
+PRODUCTS = {1: Product(1, "Runner", Decimal("349.99")), 2: Product(2, "Cap", Decimal("24.50"))}
+BASKET = {
+    "total_price": Decimal("374.49"),
+    "currency": "EUR",
+    "cart_url": "http://testserver/basket/",
+    "products": [
+        {"product_id": "P1", "price": Decimal("349.99"), "quantity": 1, "title": "dropped"},
+        PRODUCTS[2],
+    ],
+}
+
+
+def home(request):
+    return render(request, "home.html")
+
+
+def product(request, pk):
+    item = PRODUCTS[pk]
+    # Reported from the view AND the template: still one PRODUCT_VIEW.
+    request.dengage.product_view(item)
+    return TemplateResponse(request, "product.html", {"product": item})
+
+
+def basket_add(request, pk):
+    item = PRODUCTS[pk]
+    request.dengage.basket_add(f"P{pk}", price=item.price, quantity=int(request.POST["qty"]))
+    return HttpResponseRedirect("/basket/")
+
+
+def basket_remove(request, pk):
+    request.dengage.basket_remove(f"P{pk}")
+    return HttpResponseRedirect("/basket/")
+
+
+def checkout(request, step):
+    return render(request, "checkout.html", {"step": step, "basket": BASKET})
+
+
+class PaymentFailed(Exception):
+    pass
+
+
+def purchase(request):
+    try:
+        with transaction.atomic():
+            request.dengage.checkout(
+                "purchase",
+                total_price=BASKET["total_price"],
+                products=BASKET["products"],
+                currency="EUR",
+                order_no="1001",
+            )
+            if request.POST.get("fail"):
+                raise PaymentFailed
+    except PaymentFailed:
+        return HttpResponseRedirect("/checkout/payment/")
+    return HttpResponseRedirect("/thanks/")
+
+
+def custom(request):
+    return render(request, "custom.html", {"product": PRODUCTS[1]})
+
+
+def api(request):
+    return JsonResponse({"ok": True})
+
+
+def missing(request):
+    return render(request, "home.html", status=404)
+
+
+def bad_product(request):
+    request.dengage.product_view({"product_id": "P9", "price": "abc"})
+    return HttpResponse("<p>still here</p>")
+
+
+def none_product(request):
+    return render(request, "product.html", {"product": None})
+
+
+def plain_text(request):
+    return HttpResponse("ok", content_type="text/plain")
+
+
+async def async_home(request):
+    await request.dengage.atrack("CUSTOM_EVENT", type="async_seen")
+    return HttpResponse("<p>async</p>")
