@@ -74,11 +74,6 @@ class KeyPool:
                 return None
             return [self._ids.popleft() for _ in range(count)]
 
-    def needs_fetch(self, count):
-        """Whether ``take(count)`` would make an HTTP call now."""
-        with self._lock:
-            return len(self._ids) < count and time.monotonic() >= self._retry_at
-
     def take(self, count):
         ids = self._pop(count)
         if ids is not None:
@@ -163,12 +158,6 @@ class Identity:
     @property
     def resolved(self):
         return self._resolved
-
-    def needs_fetch(self):
-        """Whether resolving would call ``/get/key`` (for async callers)."""
-        if self._resolved or dengage_settings.ID_SOURCE == "local":
-            return False
-        return _pool.needs_fetch(2)
 
     def resolve(self):
         if self._resolved:

@@ -53,9 +53,6 @@ class Tracker:
     def __repr__(self):
         return f"<Tracker {self.request.method} {self.request.path!r} active={self.active}>"
 
-    def __bool__(self):
-        return self.active
-
     @cached_property
     def active(self):
         """Whether this request records events (see :mod:`.policy`)."""
