@@ -155,10 +155,6 @@ class Identity:
         self.new_session = False
         self._resolved = False
 
-    @property
-    def resolved(self):
-        return self._resolved
-
     def resolve(self):
         if self._resolved:
             return self
