@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__", "track"]
+__all__ = ["__version__", "register_model", "track", "unregister_model"]
 
 
 def track(name, *, request=None, user=None, **wire_fields):
@@ -14,3 +14,17 @@ def track(name, *, request=None, user=None, **wire_fields):
     from .recording import track as _track
 
     return _track(name, request=request, user=user, **wire_fields)
+
+
+def register_model(model, build, *, track_fields=()):
+    """Record events for saves of ``model``: see :mod:`dengage_django.registry`."""
+    from .registry import register_model as _register
+
+    return _register(model, build, track_fields=track_fields)
+
+
+def unregister_model(model):
+    """Stop recording events for saves of ``model``."""
+    from .registry import unregister_model as _unregister
+
+    return _unregister(model)

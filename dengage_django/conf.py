@@ -54,6 +54,15 @@ DEFAULTS = {
     "EXCLUDED_PATHS": None,  # None: the admin, STATIC_URL and MEDIA_URL prefixes
     "CONSENT": None,  # callable(request) -> bool, or its dotted path
     "RESPECT_GPC": False,
+    # Users (dengage_django.receivers, dengage_django.users).
+    "USER_EVENTS": True,  # signup/signin/signout/update from auth signals and saves
+    "USER_FIELDS": None,  # callable(user) -> mapping, or its dotted path
+    "SEND_CONTACT_DETAILS": True,  # False: never send email or phone
+    # Operations (retention, monitoring, task queues).
+    "RETENTION_DAYS": 30,  # sent events older than this are purged; None keeps them
+    "STATUS_MAX_AGE": 900,  # dengage_status fails when the oldest due event is older
+    "TASK_ON_RECORD": False,  # enqueue the send task when events are recorded
+    "TASK_THROTTLE": 10.0,  # at most one enqueued task per this many seconds
     # Reading products and baskets (dengage_django.adapters).
     "PRODUCT_ADAPTER": None,
     "BASKET_ADAPTER": None,

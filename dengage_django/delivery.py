@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from . import outbox
+from . import outbox, signals
 from .client import DengageClient, Outcome, describe_configuration
 from .conf import dengage_settings
 from .events import encode_event
@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 MAX_CONSECUTIVE_FAILURES = 3
 #: Seconds kept free at the end of a lease before a request must renew it.
 LEASE_MARGIN = 2.0
+#: A looping sender purges old sent events this often (seconds).
+PURGE_EVERY = 600.0
 
 
 @dataclass
@@ -132,6 +134,7 @@ class Sender:
         self.rng = rng or random.Random()
         connect, read = self.client.timeout
         self.request_seconds = connect + read
+        self._purged_at = None
 
     # -- runs ---------------------------------------------------------------
 
@@ -160,6 +163,21 @@ class Sender:
                 break
         return report
 
+    def purge(self, *, force=False):
+        """Delete sent events older than ``DENGAGE_RETENTION_DAYS`` (at most
+        every :data:`PURGE_EVERY` seconds unless ``force``); returns how many."""
+        days = dengage_settings.RETENTION_DAYS
+        now = time.monotonic()
+        if not days or (
+            not force and self._purged_at is not None and now - self._purged_at < PURGE_EVERY
+        ):
+            return 0
+        self._purged_at = now
+        deleted = outbox.purge_sent(days)
+        if deleted:
+            logger.info("purged %d sent events older than %d days", deleted, days)
+        return deleted
+
     def loop(self, *, interval, limit=None, on_report=None):
         """Drain, sleep ``interval`` seconds, repeat until stopped.
 
@@ -169,6 +187,7 @@ class Sender:
         """
         total = DrainReport()
         while not self.stop_event.is_set():
+            self.purge()
             report = self.drain(None if limit is None else limit - total.processed)
             total.merge(report)
             if on_report:
@@ -222,7 +241,9 @@ class Sender:
         answer = self.client.send(b"[" + b",".join(item.body for item in items) + b"]")
         report.requests += 1
         if answer.outcome is Outcome.SUCCESS:
-            report.sent += outbox.mark_sent(ids, lease.token)
+            sent = outbox.mark_sent(ids, lease.token)
+            report.sent += sent
+            signals.send(signals.batch_sent, Sender, event_ids=ids, count=sent)
         elif answer.outcome is Outcome.CONFIGURATION:
             message = describe_configuration(answer)
             report.configuration_error = message
@@ -230,8 +251,13 @@ class Sender:
             logger.error("Dengage refused the configuration, sending stopped: %s", message)
         elif answer.outcome is Outcome.BAD_EVENT:
             if len(items) == 1:
-                report.dead += outbox.mark_dead(ids, lease.token, f"rejected: {answer.reason}")
+                reason = f"rejected: {answer.reason}"
+                report.dead += outbox.mark_dead(ids, lease.token, reason)
                 logger.warning("event %s rejected by Dengage: %s", ids[0], answer.reason)
+                signals.send(
+                    signals.event_failed, Sender, event_ids=ids, error=reason, retrying=False
+                )
+                signals.send(signals.event_dead, Sender, event_ids=ids, reason=reason)
                 return Outcome.SUCCESS
             middle = len(items) // 2
             halves = [items[:middle], items[middle:]]
@@ -254,9 +280,14 @@ class Sender:
         for item in items:
             by_attempts.setdefault(item.attempts + 1, []).append(item.id)
         for attempt, ids in by_attempts.items():
-            if attempt >= self.max_attempts:
+            retrying = attempt < self.max_attempts
+            signals.send(
+                signals.event_failed, Sender, event_ids=ids, error=answer.reason, retrying=retrying
+            )
+            if not retrying:
                 error = f"gave up after {attempt} attempts: {answer.reason}"
                 report.dead += outbox.mark_dead(ids, token, error)
+                signals.send(signals.event_dead, Sender, event_ids=ids, reason=error)
                 continue
             delay = backoff_delay(
                 attempt,

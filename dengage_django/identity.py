@@ -174,6 +174,13 @@ class Identity:
         self._resolved = True
         return self
 
+    def adopt(self, user_id):
+        """Make ``user_id`` this visitor's id from now on (cookie included)."""
+        self.resolve()
+        if is_valid_id(user_id) and user_id != self.user_id:
+            self.user_id = user_id
+            self.new_user = True
+
     def _session(self):
         return getattr(self.request, "session", None)
 
@@ -227,3 +234,32 @@ class Identity:
                 max_age=dengage_settings.SESSION_TIMEOUT,
                 **common,
             )
+
+
+def linked_user_id(user, *, create=True):
+    """The Dengage userId linked to an auth ``user`` (a fresh one, linked
+    now, when there is none and ``create``). An object that is not an
+    ``AUTH_USER_MODEL`` instance cannot be linked: it gets a fresh id."""
+    from django.contrib.auth import get_user_model
+
+    from .models import DengageIdentity
+
+    if not isinstance(user, get_user_model()) or user.pk is None:
+        return new_ids(1)[0] if create else None
+
+    found = (
+        DengageIdentity.objects.filter(user=user).values_list("dengage_user_id", flat=True).first()
+    )
+    if found and is_valid_id(found):
+        return found
+    if not create:
+        return None
+    return link(user, new_ids(1)[0])
+
+
+def link(user, user_id):
+    """Record that ``user`` is Dengage visitor ``user_id``; returns it."""
+    from .models import DengageIdentity
+
+    DengageIdentity.objects.update_or_create(user=user, defaults={"dengage_user_id": user_id})
+    return user_id

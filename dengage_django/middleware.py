@@ -23,6 +23,7 @@ import logging
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 
 from .conf import dengage_settings
+from .context import current_tracker
 from .policy import is_page_view
 from .tracker import Tracker
 
@@ -43,15 +44,23 @@ class DengageMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         request.dengage = Tracker(request, deferred=True)
-        response = self.get_response(request)
-        self.finish(request, response)
+        token = current_tracker.set(request.dengage)
+        try:
+            response = self.get_response(request)
+            self.finish(request, response)
+        finally:
+            current_tracker.reset(token)
         return response
 
     async def __acall__(self, request):
         request.dengage = Tracker(request, deferred=True)
-        response = await self.get_response(request)
-        # The policy, the session, the outbox and /get/key are sync I/O.
-        await sync_to_async(self.finish)(request, response)
+        token = current_tracker.set(request.dengage)
+        try:
+            response = await self.get_response(request)
+            # The policy, the session, the outbox and /get/key are sync I/O.
+            await sync_to_async(self.finish)(request, response)
+        finally:
+            current_tracker.reset(token)
         return response
 
     def finish(self, request, response):

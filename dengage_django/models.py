@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -54,3 +55,24 @@ class OutboxEvent(models.Model):
 
     def __str__(self):
         return f"{self.name} #{self.pk} ({self.status})"
+
+
+class DengageIdentity(models.Model):
+    """The Dengage userId an auth user was last seen with.
+
+    Written when a visitor logs in or signs up, so events recorded later
+    outside a request (admin edits, tasks, shell) carry the same userId.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dengage_identity"
+    )
+    dengage_user_id = models.CharField("Dengage userId", max_length=128)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Dengage identity"
+        verbose_name_plural = "Dengage identities"
+
+    def __str__(self):
+        return f"{self.user_id} -> {self.dengage_user_id}"

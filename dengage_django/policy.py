@@ -65,15 +65,31 @@ def has_consent(request):
     return bool(consent(request))
 
 
+#: Why a request is not tracked (:func:`untracked_reason`).
+DISABLED, EXCLUDED, BOT, NO_CONSENT = "disabled", "excluded", "bot", "no consent"
+
+
+def untracked_reason(request):
+    """``None`` when the request is tracked, else why not.
+
+    The reason matters to receivers: an excluded path (the admin) is the
+    shop's own staff at work, whose changes to users are still reported as
+    server-side events; a bot or a visitor without consent gets nothing.
+    """
+    if not dengage_settings.ENABLED:
+        return DISABLED
+    if is_excluded(request.path_info):
+        return EXCLUDED
+    if not dengage_settings.TRACK_BOTS and is_bot(request.META.get("HTTP_USER_AGENT")):
+        return BOT
+    if not has_consent(request):
+        return NO_CONSENT
+    return None
+
+
 def should_track(request):
     """Whether ``request.dengage`` records events for this request."""
-    if not dengage_settings.ENABLED:
-        return False
-    if is_excluded(request.path_info):
-        return False
-    if not dengage_settings.TRACK_BOTS and is_bot(request.META.get("HTTP_USER_AGENT")):
-        return False
-    return has_consent(request)
+    return untracked_reason(request) is None
 
 
 def is_prefetch(request):

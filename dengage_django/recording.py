@@ -14,7 +14,7 @@ import logging
 
 from django.db import DatabaseError, connections, transaction
 
-from . import outbox
+from . import outbox, signals
 from .conf import dengage_settings
 from .events import build_event, sanitize_for_storage, snake_alias
 from .exceptions import DengageValidationError
@@ -149,6 +149,8 @@ def store(events, *, strict=None):
             "could not store Dengage event(s) %s", ", ".join(event.name for event in events)
         )
         return False
+    for event in events:
+        signals.send(signals.event_recorded, OutboxEvent, event=event)
     return True
 
 

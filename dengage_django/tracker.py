@@ -28,7 +28,7 @@ from . import adapters, outbox
 from .device import device_for
 from .exceptions import DengageValidationError
 from .identity import Identity
-from .policy import should_track
+from .policy import untracked_reason
 from .recording import default_fields, merge_fields, prepare, reject, request_fields, store
 
 
@@ -54,9 +54,14 @@ class Tracker:
         return f"<Tracker {self.request.method} {self.request.path!r} active={self.active}>"
 
     @cached_property
+    def untracked_reason(self):
+        """``None`` when tracked, else why not (see :mod:`.policy`)."""
+        return untracked_reason(self.request)
+
+    @property
     def active(self):
         """Whether this request records events (see :mod:`.policy`)."""
-        return should_track(self.request)
+        return self.untracked_reason is None
 
     @cached_property
     def device(self):

@@ -108,3 +108,28 @@ def test_no_progress_bar_when_not_a_terminal(fake_server):
     record(2)
     out, _ = run()
     assert "\r" not in out
+
+
+def test_retention_purges_old_sent_events_after_a_run(fake_server, settings):
+    settings.DENGAGE_RETENTION_DAYS = 7
+    record(3)
+    OutboxEvent.objects.filter(user_id="u0").update(
+        status="sent", created_at=timezone.now() - timedelta(days=8)
+    )
+    OutboxEvent.objects.filter(user_id="u1").update(
+        status="dead", created_at=timezone.now() - timedelta(days=8)
+    )
+    run()
+    # The old sent one is gone; the old dead one and the fresh one stay.
+    assert sorted(OutboxEvent.objects.values_list("user_id", "status")) == [
+        ("u1", "dead"),
+        ("u2", "sent"),
+    ]
+
+
+def test_retention_none_keeps_everything(fake_server, settings):
+    settings.DENGAGE_RETENTION_DAYS = None
+    record(1)
+    OutboxEvent.objects.update(status="sent", created_at=timezone.now() - timedelta(days=400))
+    run()
+    assert OutboxEvent.objects.count() == 1

@@ -265,3 +265,18 @@ def test_backoff_grows_and_is_capped():
         full = min(3600, 10 * 2 ** (n - 1))
         assert full / 2 <= delay <= full
     assert max(delays) <= 3600
+
+
+def test_looping_sender_purges_at_most_every_ten_minutes(fake_server, settings, monkeypatch):
+    from dengage_django import delivery
+
+    settings.DENGAGE_RETENTION_DAYS = 1
+    calls = []
+    monkeypatch.setattr(delivery.outbox, "purge_sent", lambda days: calls.append(days) or 0)
+    sender = Sender()
+    sender.purge()
+    sender.purge()
+    assert calls == [1]
+    monkeypatch.setattr(delivery, "PURGE_EVERY", 0.0)
+    sender.purge()
+    assert calls == [1, 1]

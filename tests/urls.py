@@ -18,4 +18,8 @@ urlpatterns = [
     path("none-product/", views.none_product),
     path("plain/", views.plain_text),
     path("async/", views.async_home),
+    path("login/", views.sign_in),
+    path("logout/", views.sign_out),
+    path("signup/", views.sign_up),
+    path("profile/", views.profile),
 ]

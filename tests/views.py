@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.contrib.auth import authenticate, get_user_model, login, logout
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -111,3 +112,34 @@ def plain_text(request):
 async def async_home(request):
     await request.dengage.atrack("CUSTOM_EVENT", type="async_seen")
     return HttpResponse("<p>async</p>")
+
+
+def sign_in(request):
+    user = authenticate(
+        request, username=request.POST["username"], password=request.POST["password"]
+    )
+    login(request, user)
+    return HttpResponseRedirect("/")
+
+
+def sign_out(request):
+    logout(request)
+    return HttpResponseRedirect("/")
+
+
+def sign_up(request):
+    user = get_user_model().objects.create_user(
+        username=request.POST["username"],
+        email=request.POST.get("email", ""),
+        password=request.POST["password"],
+        first_name=request.POST.get("first_name", ""),
+        last_name=request.POST.get("last_name", ""),
+    )
+    login(request, user)
+    return HttpResponseRedirect("/")
+
+
+def profile(request):
+    request.user.email = request.POST["email"]
+    request.user.save()
+    return HttpResponseRedirect("/profile/")

@@ -105,6 +105,7 @@ class Command(BaseCommand):
                     )
                 else:
                     report = sender.drain(options["limit"])
+                    sender.purge(force=True)
         finally:
             sender.client.close()
         if self._bar_shown:

@@ -1,0 +1,11 @@
+"""The current request's tracker, for code that has no request at hand.
+
+The middleware sets :data:`current_tracker` for the duration of a request
+(a ``contextvars`` variable: safe under threads and async, and carried into
+``sync_to_async`` calls), so signal receivers and model-save hooks can record
+with the visitor's ids.
+"""
+
+from contextvars import ContextVar
+
+current_tracker = ContextVar("dengage_current_tracker", default=None)

@@ -1,0 +1,160 @@
+"""Auth signals and model saves become events, with no code in the shop.
+
+* ``user_logged_in`` -> USER_OPERATIONS ``signin``; ``user_logged_out`` ->
+  ``signout``;
+* ``post_save`` of the user model: created -> ``signup``; otherwise
+  ``update``, only when a field that is sent to Dengage changed since the
+  user was loaded (so ``last_login`` and password-only saves send nothing);
+* models registered with :func:`dengage_django.register_model`.
+
+Where the ids come from (:func:`record_for_user`): inside a tracked request,
+the visitor's; outside any request (admin edits, shell, tasks, data
+migrations), the Dengage userId linked to the user at their last login or
+sign-up, with a session id of its own. Bots and visitors without consent
+get nothing. Who wins on login: when a user already linked to userId A logs
+in on a device that carries userId B, the device adopts A (its cookie is
+rewritten), so one person keeps one userId across devices; the events of
+B before the login stay B's, and every USER_OPERATIONS event carries the
+username, so Dengage can join them.
+
+None of this raises into a login or a save outside strict mode.
+"""
+
+import logging
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.db.models.signals import post_init, post_save
+
+from .conf import dengage_settings
+from .context import current_tracker
+from .identity import link, linked_user_id, new_ids
+from .policy import EXCLUDED
+from .recording import default_fields, merge_fields, record
+from .users import user_fields
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT = "_dengage_user_fields"
+#: Saves touching only these fields never change what is sent.
+UNSENT_FIELDS = frozenset({"last_login", "password"})
+
+
+def _guarded(function):
+    """Run a receiver; outside strict mode log its failure instead of raising."""
+
+    def receiver(*args, **kwargs):
+        if not (dengage_settings.ENABLED and dengage_settings.USER_EVENTS):
+            return None
+        try:
+            return function(*args, **kwargs)
+        except Exception:
+            if dengage_settings.STRICT:
+                raise
+            logger.exception("dengage_django: %s failed", function.__name__)
+            return None
+
+    receiver.__name__ = function.__name__
+    receiver.__doc__ = function.__doc__
+    return receiver
+
+
+def _request_tracker(request=None):
+    return getattr(request, "dengage", None) or current_tracker.get()
+
+
+def record_for_user(name, user, fields, *, request=None, staff_ok=True):
+    """Record ``name`` for ``user`` with the right ids (see module doc).
+
+    ``staff_ok``: whether a request on an excluded path (the admin) counts
+    as "outside a request" (saves: yes; logins: no, those are staff logins).
+    """
+    tracker = _request_tracker(request)
+    if tracker is not None:
+        if tracker.active:
+            return tracker.track(name, **fields)
+        if not (staff_ok and tracker.untracked_reason == EXCLUDED):
+            return None
+    ids = {"userId": linked_user_id(user) if user is not None else new_ids(1)[0]}
+    ids["sessionId"] = new_ids(1)[0]
+    return record(name, merge_fields(default_fields(), {**ids, **fields}))
+
+
+def _username(user):
+    return {"username": user.get_username()}
+
+
+@_guarded
+def on_login(sender, request, user, **kwargs):
+    tracker = _request_tracker(request)
+    if tracker is not None and tracker.active:
+        linked = linked_user_id(user, create=False)
+        if linked:
+            tracker.identity.adopt(linked)
+        else:
+            link(user, tracker.user_id)
+    record_for_user(
+        "USER_OPERATIONS",
+        user,
+        {"step": "signin", **_username(user)},
+        request=request,
+        staff_ok=False,
+    )
+
+
+@_guarded
+def on_logout(sender, request, user, **kwargs):
+    if user is None:
+        return
+    record_for_user(
+        "USER_OPERATIONS",
+        user,
+        {"step": "signout", **_username(user)},
+        request=request,
+        staff_ok=False,
+    )
+
+
+def remember_loaded_fields(sender, instance, **kwargs):
+    """Snapshot what would be sent, to tell a real change at save time.
+
+    Skipped for new and partially loaded (``only()``/``defer()``) users:
+    reading a deferred field here would cost a query per user.
+    """
+    if instance.pk is None or instance.get_deferred_fields():
+        return
+    if not (dengage_settings.ENABLED and dengage_settings.USER_EVENTS):
+        return
+    try:
+        setattr(instance, SNAPSHOT, user_fields(instance))
+    except Exception:
+        logger.debug("no snapshot of user %s", instance.pk, exc_info=True)
+
+
+@_guarded
+def on_user_saved(sender, instance, created, update_fields=None, raw=False, **kwargs):
+    if raw:  # loading fixtures
+        return
+    if not created and update_fields is not None and set(update_fields) <= UNSENT_FIELDS:
+        return
+    fields = user_fields(instance)
+    previous = getattr(instance, SNAPSHOT, None)
+    setattr(instance, SNAPSHOT, fields)
+    if not created and previous == fields:
+        return
+    step = "signup" if created else "update"
+    tracker = current_tracker.get()
+    if created and tracker is not None and tracker.active:
+        link(instance, tracker.user_id)
+    record_for_user("USER_OPERATIONS", instance, {"step": step, **fields})
+
+
+def connect():
+    """Connect the receivers (called from ``AppConfig.ready``)."""
+    user_model = get_user_model()
+    user_logged_in.connect(on_login, dispatch_uid="dengage_django.on_login")
+    user_logged_out.connect(on_logout, dispatch_uid="dengage_django.on_logout")
+    post_init.connect(
+        remember_loaded_fields, sender=user_model, dispatch_uid="dengage_django.user_loaded"
+    )
+    post_save.connect(on_user_saved, sender=user_model, dispatch_uid="dengage_django.user_saved")
