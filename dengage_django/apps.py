@@ -7,6 +7,12 @@ class DengageConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import receivers
+        from . import checks, receivers  # noqa: F401  (checks register on import)
 
         receivers.connect()
+        from .conf import dengage_settings
+
+        if dengage_settings.TASK_ON_RECORD:
+            from . import tasks  # needs django.tasks (Django 6) or django-tasks
+
+            tasks.connect()

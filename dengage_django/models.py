@@ -51,6 +51,8 @@ class OutboxEvent(models.Model):
             ),
             # Purging old sent rows, and the admin's date ordering.
             models.Index(fields=["status", "created_at"], name="dengage_outbox_age_idx"),
+            # dengage_status's "last success" without reading every sent row.
+            models.Index(fields=["status", "sent_at"], name="dengage_outbox_sent_idx"),
         ]
 
     def __str__(self):

@@ -30,3 +30,19 @@ def test_documented_defaults_match_the_code():
             assert shown == f'"{value}"', name
         elif value is None or isinstance(value, (bool, int, float)):
             assert shown == repr(value), name
+
+
+def test_every_check_id_is_documented():
+    from dengage_django.checks import CHECK_IDS
+
+    documented = set(re.findall(r"``(dengage_django\.[EW]\d{3})``", README))
+    assert set(CHECK_IDS) == documented
+
+
+def test_every_signal_is_documented():
+    from django.dispatch import Signal
+
+    from dengage_django import signals
+
+    names = {name for name, value in vars(signals).items() if isinstance(value, Signal)}
+    assert names and all(f"``{name}``" in README for name in names)

@@ -18,8 +18,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 SHIPPED = [
     "dengage_django/migrations/0001_initial.py",
+    "dengage_django/migrations/0002_identity.py",
+    "dengage_django/migrations/0003_sent_index.py",
     "dengage_django/py.typed",
     "dengage_django/management/commands/send_dengage_outbox.py",
+    "dengage_django/management/commands/dengage_status.py",
+    "dengage_django/templates/admin/dengage_django/outboxevent/change_list.html",
 ]
 NOT_SHIPPED = ("tests/", "example_project/", "bench/")
 
