@@ -13,7 +13,7 @@ VENV_STAMP := $(VENV)/.installed
 PYENV_VERSIONS ?= 3.11.7 3.10.13 3.12.1 3.13.0
 TOX_ARGS ?=
 
-.PHONY: help pythons system-deps venv lint test clean
+.PHONY: help pythons system-deps venv lint test demo shop clean
 
 help: ## list the targets
 	@echo "Targets:"
@@ -26,23 +26,23 @@ pythons: ## select the pyenv interpreters tox needs (no-op without pyenv)
 	  pyenv global $(PYENV_VERSIONS); \
 	fi
 
-system-deps: ## install the headers mysqlclient builds against, when missing
-	@have_config=0; have_pc=0; \
-	if command -v mysql_config >/dev/null 2>&1 || command -v mariadb_config >/dev/null 2>&1; then \
-	  have_config=1; \
+system-deps: ## install what Debian must provide (mysqlclient headers, chromium), when missing
+	@missing=""; \
+	if ! { command -v mysql_config >/dev/null 2>&1 || command -v mariadb_config >/dev/null 2>&1; } \
+	   || ! { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libmariadb; }; then \
+	  missing="$$missing libmariadb-dev pkg-config"; \
 	fi; \
-	if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libmariadb; then \
-	  have_pc=1; \
+	if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  missing="$$missing chromium chromium-driver"; \
 	fi; \
-	if [ "$$have_config$$have_pc" = 11 ]; then \
-	  echo "system-deps: libmariadb-dev and pkg-config present"; \
+	if [ -z "$$missing" ]; then \
+	  echo "system-deps: libmariadb-dev, pkg-config and chromium present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "system-deps: installing libmariadb-dev pkg-config"; \
+	  echo "system-deps: installing$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update && apt-get install -y --no-install-recommends libmariadb-dev pkg-config; \
+	  apt-get update && apt-get install -y --no-install-recommends $$missing; \
 	else \
-	  echo "system-deps: libmariadb-dev and pkg-config are missing;" \
-	       "install them (needs root and apt-get) to build mysqlclient" >&2; \
+	  echo "system-deps: missing$$missing; install them (needs root and apt-get)" >&2; \
 	  exit 1; \
 	fi
 
@@ -60,6 +60,19 @@ lint: $(VENV_STAMP) ## ruff check and ruff format --check over the repo
 
 test: pythons system-deps venv lint ## lint, then every tox environment (any failure fails)
 	$(VENV)/bin/tox run $(TOX_ARGS)
+
+demo: $(VENV_STAMP) ## the example shop's visitors become Dengage events, shown as a table
+	$(VENV)/bin/python example_project/demo.py
+
+shop: $(VENV_STAMP) ## run the example shop at http://127.0.0.1:8000 (fake data center + sender)
+	@trap 'kill 0' EXIT; \
+	export DEBUG=true; \
+	$(VENV)/bin/python example_project/manage.py migrate --verbosity 0; \
+	$(VENV)/bin/python example_project/manage.py seed_shop; \
+	$(VENV)/bin/python -m dengage_django.testing --port 8765 & \
+	$(VENV)/bin/python example_project/manage.py send_dengage_outbox --loop --interval 2 \
+	  --no-progress & \
+	$(VENV)/bin/python example_project/manage.py runserver 127.0.0.1:8000
 
 clean: ## remove build, test and tox artefacts (keeps .venv)
 	rm -rf .tox build dist .pytest_cache .ruff_cache

@@ -1,9 +1,12 @@
 """Settings of the example shop, from the environment (django-environ).
 
-``DATABASE_URL`` (default: SQLite in this folder), ``DEBUG``, and the three
-Dengage settings. Without ``DENGAGE_API_KEY`` and ``DENGAGE_DATA_CENTER_URL``
-it points at a FakeDengageServer on 127.0.0.1:8765
-(``python -m dengage_django.testing``), so nothing leaves the machine.
+``DATABASE_URL`` (default: SQLite in this folder), ``DEBUG``,
+``ALLOWED_HOSTS``, ``SECRET_KEY`` and the Dengage settings
+(``DENGAGE_API_KEY``, ``DENGAGE_DATA_CENTER_URL``, ``DENGAGE_ORIGIN``,
+``DENGAGE_STRICT``, ``DENGAGE_ID_SOURCE``). Without ``DENGAGE_API_KEY`` and
+``DENGAGE_DATA_CENTER_URL`` it points at a FakeDengageServer on
+127.0.0.1:8765 (``python -m dengage_django.testing``), so nothing leaves the
+machine.
 """
 
 from pathlib import Path
@@ -29,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "dengage_django",
+    "example_project.store",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -37,8 +41,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "dengage_django.middleware.DengageMiddleware",
 ]
 ROOT_URLCONF = "example_project.shop.urls"
+WSGI_APPLICATION = "example_project.shop.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -48,13 +54,24 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "example_project.store.context_processors.shop",
             ]
         },
     }
 ]
 STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
 
 FAKE_DENGAGE_URL = env("FAKE_DENGAGE_URL", default="http://127.0.0.1:8765")
 DENGAGE_API_KEY = env("DENGAGE_API_KEY", default="11111111-2222-3333-4444-555555555555")
 DENGAGE_DATA_CENTER_URL = env("DENGAGE_DATA_CENTER_URL", default=FAKE_DENGAGE_URL)
 DENGAGE_ORIGIN = env("DENGAGE_ORIGIN", default="https://shop.example.com")
+DENGAGE_DEFAULT_CURRENCY = "EUR"
+DENGAGE_STRICT = env.bool("DENGAGE_STRICT", default=DEBUG)
+# "dengage": new visitor ids come from the (fake) data center's /get/key;
+# "local": made up here, no call at all.
+DENGAGE_ID_SOURCE = env("DENGAGE_ID_SOURCE", default="dengage")

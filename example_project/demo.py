@@ -1,0 +1,275 @@
+"""``make demo``: the example shop's visitors become Dengage events.
+
+1. a fresh SQLite database, migrated and seeded with products;
+2. the fake Dengage data center (``dengage_django.testing``) on 127.0.0.1;
+3. the shop, served over real HTTP on 127.0.0.1;
+4. scripted visitors (a phone, a tablet, a desktop and a crawler) browse,
+   fill baskets, check out (one card declined), sign up, log in, change
+   their profile and log out;
+5. ``send_dengage_outbox`` drains the outbox;
+6. what the data center received, as a table per visitor.
+
+Exits non-zero if any of the six event types is missing. Nothing leaves
+the machine: the shop talks to the fake data center only.
+"""
+
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+TABLET = (
+    "Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+)
+DESKTOP = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+)
+CRAWLER = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+EVENT_TYPES = (
+    "PAGE_VIEW",
+    "PRODUCT_VIEW",
+    "BASKET_OPERATIONS",
+    "CHECKOUT",
+    "USER_OPERATIONS",
+    "CUSTOM_EVENT",
+)
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+class ThreadedWSGIServer(WSGIServer):
+    daemon_threads = True
+
+
+def serve(app):
+    """Serve ``app`` on 127.0.0.1 (a free port) in a thread; returns the URL."""
+    server = make_server(
+        "127.0.0.1", 0, app, server_class=ThreadedWSGIServer, handler_class=QuietHandler
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+class Visitor:
+    """A browser: cookies, a User-Agent, CSRF tokens from the forms."""
+
+    def __init__(self, name, user_agent, base_url):
+        import requests
+
+        self.name = name
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = user_agent
+        #: Every userId cookie this browser held (it changes when a known
+        #: customer logs in on this device).
+        self.user_ids = set()
+
+    def _seen(self, response):
+        response.raise_for_status()
+        self.user_ids.update(c.value for c in self.session.cookies if c.name == "dengage_uid")
+        return response
+
+    def get(self, path):
+        return self._seen(self.session.get(self.base_url + path, timeout=10))
+
+    def post(self, path, **data):
+        token = self.session.cookies.get("csrftoken")
+        if token is None:
+            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', self.get(path).text)
+            token = token.group(1)
+        data["csrfmiddlewaretoken"] = token
+        response = self.session.post(
+            self.base_url + path, data=data, headers={"Referer": self.base_url + path}, timeout=10
+        )
+        return self._seen(response)
+
+
+def journeys(base_url, products):
+    """Play the visitors; returns them (their cookies name their userIds).
+
+    ``requests`` follows redirects as a browser does: a POST that redirects
+    to a page also views that page.
+    """
+    first, second, third = products[:3]
+    phone = Visitor("phone (iPhone)", PHONE, base_url)
+    phone.get("/")
+    phone.get(f"/category/{first.category.slug}/")
+    phone.get(f"/product/{first.slug}/")
+    phone.post("/basket/add/", product_id=first.sku, quantity="2", **size(first))
+    phone.get(f"/product/{second.slug}/")
+    phone.post("/basket/add/", product_id=second.sku, quantity="1", **size(second))
+    phone.post("/basket/remove/", product_id=second.sku)
+    phone.get("/checkout/customer/")
+    phone.post(
+        "/checkout/customer/",
+        full_name="Elif Demir",
+        email="elif@example.com",
+        address="Bağdat Cad. 1, İstanbul",
+    )
+    phone.post("/checkout/payment/", payment_type="credit_card", card_number="4000000000000002")
+    phone.post("/checkout/payment/", payment_type="credit_card", card_number="4242424242424242")
+
+    tablet = Visitor("tablet (Android)", TABLET, base_url)
+    tablet.get("/")
+    tablet.post(
+        "/accounts/signup/",
+        username="deniz",
+        email="deniz@example.com",
+        password1="a-demo-pass-123",
+        password2="a-demo-pass-123",
+    )
+    tablet.get(f"/product/{third.slug}/")
+    tablet.post("/wishlist/add/", product_id=third.sku)
+    tablet.post(
+        "/accounts/profile/", first_name="Deniz", last_name="Kaya", email="deniz.kaya@example.com"
+    )
+    tablet.post("/accounts/logout/")
+
+    desktop = Visitor("desktop (Windows)", DESKTOP, base_url)
+    desktop.get("/")
+    desktop.post("/accounts/login/", username="ayse", password="a-demo-pass-123")
+    desktop.get(f"/product/{third.slug}/")
+    desktop.post("/basket/add/", product_id=third.sku, quantity="1", **size(third))
+    desktop.get("/checkout/customer/")
+    desktop.post(
+        "/checkout/customer/",
+        full_name="Ayşe Yılmaz",
+        email="ayse@example.com",
+        address="Kızılay, Ankara",
+    )
+    desktop.post("/checkout/payment/", payment_type="paypal", card_number="")
+    desktop.post("/accounts/logout/")
+
+    crawler = Visitor("crawler (Googlebot)", CRAWLER, base_url)
+    for path in ("/", f"/product/{first.slug}/", f"/category/{first.category.slug}/"):
+        crawler.get(path)
+    return [phone, tablet, desktop, crawler]
+
+
+def size(product):
+    sizes = [s.strip() for s in (product.sizes or "").split(",") if s.strip()]
+    return {"size": sizes[0]} if sizes else {}
+
+
+def key_fields(event):
+    name = event["name"]
+    if name == "PAGE_VIEW":
+        return " / ".join(filter(None, [event.get("category"), event.get("subCategory")]))
+    if name == "PRODUCT_VIEW":
+        return f"{event['productId']} {event.get('title', '')} {event.get('price', '')}"
+    if name == "BASKET_OPERATIONS":
+        return f"{event['step']} {event['productId']} x{event['quantity']}"
+    if name == "CHECKOUT":
+        items = ",".join(f"{p['productId']}x{p.get('quantity', 1)}" for p in event["productList"])
+        order = f" order {event['orderNo']}" if "orderNo" in event else ""
+        return f"{event['step']} {event['totalPrice']} {event.get('currency', '')} [{items}]{order}"
+    if name == "USER_OPERATIONS":
+        extra = event.get("email") or event.get("fullName") or ""
+        return f"{event['step']} {event.get('username', '')} {extra}".rstrip()
+    if name == "CUSTOM_EVENT":
+        return f"{event['type']} {event.get('params', {})}"
+    return ""
+
+
+def print_table(events, visitors):
+    owner = {}
+    for visitor in visitors:
+        for user_id in visitor.user_ids:
+            owner[user_id] = visitor.name
+    groups = defaultdict(list)
+    for event in events:
+        groups[owner.get(event["userId"], "outside a request")].append(event)
+    width = {"event": 17, "device": 7, "user": 14}
+    for name in [v.name for v in visitors] + ["outside a request"]:
+        rows = groups.get(name, [])
+        print(f"\n== {name}: {len(rows)} events")
+        if not rows:
+            continue
+        print(
+            f"  {'event':<{width['event']}} {'device':<{width['device']}} "
+            f"{'userId':<{width['user']}} key fields"
+        )
+        for event in rows:
+            user_id = event["userId"]
+            short = user_id if len(user_id) <= width["user"] else user_id[:11] + "..."
+            device = event.get("device", "-")
+            print(
+                f"  {event['name']:<{width['event']}} {device:<{width['device']}} "
+                f"{short:<{width['user']}} {key_fields(event)}"
+            )
+
+
+def main():
+    started = time.monotonic()
+    from dengage_django.testing import FakeDengageServer
+
+    api_key = "11111111-2222-3333-4444-555555555555"
+    origin = "https://shop.example.com"
+    fake = FakeDengageServer(api_key=api_key, origin=origin).start()
+    workdir = tempfile.mkdtemp(prefix="dengage-demo-")
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="example_project.shop.settings",
+        DATABASE_URL=f"sqlite:///{workdir}/demo.sqlite3",
+        FAKE_DENGAGE_URL=fake.url,
+        DENGAGE_API_KEY=api_key,
+        DENGAGE_DATA_CENTER_URL=fake.url,
+        DENGAGE_ORIGIN=origin,
+        DEBUG="true",
+    )
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.core.wsgi import get_wsgi_application
+
+    from example_project.store.models import Product
+
+    print(f"Fake Dengage data center: {fake.url}")
+    call_command("migrate", verbosity=0)
+    call_command("seed_shop", verbosity=0)
+    # A customer who registered long ago (created outside any request).
+    get_user_model().objects.create_user(
+        "ayse", "ayse@example.com", "a-demo-pass-123", first_name="Ayşe", last_name="Yılmaz"
+    )
+    server, base_url = serve(get_wsgi_application())
+    print(f"Example shop:             {base_url}")
+    products = list(Product.objects.select_related("category").filter(stock__gt=0)[:3])
+    visitors = journeys(base_url, products)
+    server.shutdown()
+
+    print("\n$ manage.py send_dengage_outbox")
+    call_command("send_dengage_outbox", "--no-progress")
+    events = fake.events
+    fake.stop()
+    print_table(events, visitors)
+
+    counts = Counter(event["name"] for event in events)
+    print("\nReceived: " + ", ".join(f"{name} {counts[name]}" for name in EVENT_TYPES))
+    print(f"Demo finished in {time.monotonic() - started:.1f} s.")
+    missing = [name for name in EVENT_TYPES if not counts[name]]
+    if missing:
+        print(f"MISSING event types: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

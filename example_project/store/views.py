@@ -1,0 +1,238 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .basket import CURRENCY, Basket
+from .forms import CustomerForm, PaymentForm, ProfileForm, SignupForm
+from .models import Category, Order, OrderLine, Product
+
+CUSTOMER_KEY = "checkout_customer"
+ORDERS_KEY = "placed_orders"
+DECLINED_CARD = "4000000000000002"
+
+
+class PaymentDeclined(Exception):
+    """The (pretend) payment provider refused the card."""
+
+
+def _positive_int(value):
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _back(request, fallback):
+    """Redirect to the page the form was on (same site only), else ``fallback``."""
+    referer = request.META.get("HTTP_REFERER")
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(referer)
+    return redirect(fallback)
+
+
+# -- catalogue -----------------------------------------------------------------
+
+
+@require_GET
+def home(request):
+    products = Product.objects.select_related("category")
+    return render(request, "store/home.html", {"products": products})
+
+
+@require_GET
+def category(request, slug):
+    category = get_object_or_404(Category, slug=slug)
+    products = category.products.select_related("category")
+    return render(request, "store/category.html", {"category": category, "products": products})
+
+
+@require_GET
+def product(request, slug):
+    product = get_object_or_404(Product.objects.select_related("category"), slug=slug)
+    related = (
+        Product.objects.filter(category__path__startswith=product.category.path.split(" > ")[0])
+        .exclude(pk=product.pk)
+        .select_related("category")[:4]
+    )
+    return render(request, "store/product.html", {"product": product, "related": related})
+
+
+# -- basket --------------------------------------------------------------------
+
+
+@require_POST
+def basket_add(request):
+    product = get_object_or_404(Product, sku=request.POST.get("product_id", ""))
+    quantity = _positive_int(request.POST.get("quantity", "1"))
+    if quantity is None:
+        messages.error(request, "Please enter a quantity of 1 or more.")
+        return _back(request, product.get_absolute_url())
+    if not product.in_stock:
+        messages.error(request, f"Sorry, {product.name} is out of stock.")
+        return _back(request, product.get_absolute_url())
+    size = request.POST.get("size") or None
+    if size is not None and size not in product.size_list:
+        messages.error(request, "Please choose one of the sizes offered.")
+        return _back(request, product.get_absolute_url())
+    Basket(request.session).add(product, quantity)
+    request.dengage.basket_add(
+        product.sku, price=product.price, quantity=quantity, currency=CURRENCY, size=size
+    )
+    messages.success(request, f"{product.name} was added to your basket.")
+    return redirect("store:basket")
+
+
+@require_POST
+def basket_remove(request):
+    sku = request.POST.get("product_id", "")
+    removed = Basket(request.session).remove(sku)
+    if removed:
+        request.dengage.basket_remove(sku, quantity=removed)
+        messages.info(request, "The item was removed from your basket.")
+    return redirect("store:basket")
+
+
+@require_GET
+def basket(request):
+    return render(request, "store/basket.html", {"basket": Basket(request.session)})
+
+
+# -- checkout ------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def checkout_customer(request):
+    basket = Basket(request.session)
+    if not basket:
+        messages.info(request, "Your basket is empty.")
+        return redirect("store:basket")
+    if request.method == "POST":
+        form = CustomerForm(request.POST)
+        if form.is_valid():
+            request.session[CUSTOMER_KEY] = form.cleaned_data
+            return redirect("store:checkout_payment")
+    else:
+        initial = dict(request.session.get(CUSTOMER_KEY) or {})
+        user = request.user
+        if user.is_authenticated and not initial:
+            initial = {"full_name": user.get_full_name(), "email": user.email}
+            last_order = user.orders.order_by("-created_at").first()
+            if last_order is not None:
+                initial["address"] = last_order.address
+        form = CustomerForm(initial=initial)
+    return render(request, "store/checkout_customer.html", {"basket": basket, "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def checkout_payment(request):
+    basket = Basket(request.session)
+    if not basket:
+        messages.info(request, "Your basket is empty.")
+        return redirect("store:basket")
+    customer = request.session.get(CUSTOMER_KEY)
+    if not customer:
+        return redirect("store:checkout_customer")
+    form = PaymentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            order = _place_order(request, basket, customer, form.cleaned_data)
+        except PaymentDeclined:
+            messages.error(request, "Your card was declined")
+            return redirect("store:checkout_payment")
+        basket.clear()
+        request.session.pop(CUSTOMER_KEY, None)
+        request.session[ORDERS_KEY] = [*request.session.get(ORDERS_KEY, []), order.pk]
+        return redirect("store:checkout_done", order_id=order.pk)
+    return render(
+        request,
+        "store/checkout_payment.html",
+        {"basket": basket, "form": form, "customer": customer},
+    )
+
+
+def _place_order(request, basket, customer, payment):
+    """Create the order and take the payment, all or nothing.
+
+    Marking the order "paid" makes the registry record the purchase in this
+    transaction (see ``tracking.order_events``): a declined card rolls back
+    the order and the event together.
+    """
+    with transaction.atomic():
+        order = Order.objects.create(
+            customer=request.user if request.user.is_authenticated else None,
+            email=customer["email"],
+            full_name=customer["full_name"],
+            address=customer["address"],
+            payment_type=payment["payment_type"],
+            status=Order.NEW,
+            total=basket.total,
+        )
+        for line in basket.lines:
+            OrderLine.objects.create(
+                order=order, product=line.product, quantity=line.quantity, price=line.price
+            )
+            Product.objects.filter(pk=line.product.pk).update(
+                stock=Greatest(F("stock") - line.quantity, 0)
+            )
+        if payment["card_number"] == DECLINED_CARD:
+            raise PaymentDeclined
+        order.status = Order.PAID
+        order.save()
+    return order
+
+
+@require_GET
+def checkout_done(request, order_id):
+    order = get_object_or_404(Order.objects.prefetch_related("lines__product"), pk=order_id)
+    mine = order_id in request.session.get(ORDERS_KEY, []) or (
+        request.user.is_authenticated and order.customer_id == request.user.pk
+    )
+    if not mine:
+        raise Http404("No such order")
+    return render(request, "store/checkout_done.html", {"order": order})
+
+
+# -- accounts and wishlist -----------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("store:home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user)
+        messages.success(request, f"Welcome, {user.get_username()}!")
+        return redirect("store:home")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request):
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your details were saved.")
+        return redirect("store:profile")
+    orders = request.user.orders.all()[:10]
+    return render(request, "store/profile.html", {"form": form, "orders": orders})
+
+
+@require_POST
+def wishlist_add(request):
+    product = get_object_or_404(Product, sku=request.POST.get("product_id", ""))
+    request.dengage.custom_event("wishlist_add", {"product_id": product.sku})
+    messages.success(request, f"{product.name} was added to your wishlist.")
+    return redirect(product)
