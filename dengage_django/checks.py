@@ -11,6 +11,7 @@ setting, what it must be and, for a wrong type, the type it has.
 
 import math
 import re
+import sys
 from urllib.parse import urlsplit
 
 from django.apps import apps
@@ -230,6 +231,19 @@ def check_middleware(app_configs=None, **kwargs):
 # -- Migrations --------------------------------------------------------------
 
 
+def _inside_migrate():
+    """Whether Django's ``migrate`` command is the caller: it runs the checks
+    right before applying the very migrations W005 would warn about."""
+    from django.core.management.commands.migrate import Command as Migrate
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        if isinstance(frame.f_locals.get("self"), Migrate):
+            return True
+        frame = frame.f_back
+    return False
+
+
 @register(Tags.database, TAG)
 def check_migrations(app_configs=None, databases=None, **kwargs):
     """Warn about unapplied dengage_django migrations on the checked databases.
@@ -237,7 +251,7 @@ def check_migrations(app_configs=None, databases=None, **kwargs):
     Runs only when databases are checked (``check --database``, ``migrate``,
     the test runner). An unreachable database is skipped quietly.
     """
-    if not databases or _skip(app_configs):
+    if not databases or _skip(app_configs) or _inside_migrate():
         return []
     models = list(apps.get_app_config(APP_LABEL).get_models())
     messages = []

@@ -524,3 +524,21 @@ def test_combinations_wait_for_valid_types(settings):
     settings.DENGAGE_BATCH_MAX_BYTES = "1"
     settings.DENGAGE_LEASE_SECONDS = None
     assert dengage_ids() == {"dengage_django.E008"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_w005_reports_unapplied_migrations_but_not_inside_migrate():
+    import io
+
+    from django.core.management import call_command
+
+    call_command("migrate", "dengage_django", "0002", verbosity=0)
+    try:
+        ids = [m.id for m in checks.check_migrations(databases=["default"])]
+        assert ids == ["dengage_django.W005"]
+        out = io.StringIO()
+        call_command("migrate", "dengage_django", skip_checks=False, stdout=out, stderr=out)
+        assert "W005" not in out.getvalue()
+    finally:
+        call_command("migrate", "dengage_django", verbosity=0)
+    assert checks.check_migrations(databases=["default"]) == []
