@@ -80,8 +80,11 @@ def record_for_user(name, user, fields, *, request=None, staff_ok=True):
     return record(name, merge_fields(default_fields(), {**ids, **fields}))
 
 
-def _username(user):
-    return {"username": user.get_username()}
+def _session_step(step, request, user):
+    """signin/signout: the visitor's own act, so never reported for a staff
+    login on an excluded path (the admin)."""
+    fields = {"step": step, "username": user.get_username()}
+    record_for_user("USER_OPERATIONS", user, fields, request=request, staff_ok=False)
 
 
 @_guarded
@@ -93,26 +96,13 @@ def on_login(sender, request, user, **kwargs):
             tracker.identity.adopt(linked)
         else:
             link(user, tracker.user_id)
-    record_for_user(
-        "USER_OPERATIONS",
-        user,
-        {"step": "signin", **_username(user)},
-        request=request,
-        staff_ok=False,
-    )
+    _session_step("signin", request, user)
 
 
 @_guarded
 def on_logout(sender, request, user, **kwargs):
-    if user is None:
-        return
-    record_for_user(
-        "USER_OPERATIONS",
-        user,
-        {"step": "signout", **_username(user)},
-        request=request,
-        staff_ok=False,
-    )
+    if user is not None:
+        _session_step("signout", request, user)
 
 
 def remember_loaded_fields(sender, instance, **kwargs):

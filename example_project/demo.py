@@ -39,14 +39,6 @@ DESKTOP = (
     "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 )
 CRAWLER = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
-EVENT_TYPES = (
-    "PAGE_VIEW",
-    "PRODUCT_VIEW",
-    "BASKET_OPERATIONS",
-    "CHECKOUT",
-    "USER_OPERATIONS",
-    "CUSTOM_EVENT",
-)
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -218,6 +210,7 @@ def print_table(events, visitors):
 
 def main():
     started = time.monotonic()
+    from dengage_django.events import EVENT_NAMES
     from dengage_django.testing import FakeDengageServer
 
     api_key = "11111111-2222-3333-4444-555555555555"
@@ -262,9 +255,9 @@ def main():
     print_table(events, visitors)
 
     counts = Counter(event["name"] for event in events)
-    print("\nReceived: " + ", ".join(f"{name} {counts[name]}" for name in EVENT_TYPES))
+    print("\nReceived: " + ", ".join(f"{name} {counts[name]}" for name in EVENT_NAMES))
     print(f"Demo finished in {time.monotonic() - started:.1f} s.")
-    missing = [name for name in EVENT_TYPES if not counts[name]]
+    missing = [name for name in EVENT_NAMES if not counts[name]]
     if missing:
         print(f"MISSING event types: {', '.join(missing)}", file=sys.stderr)
         return 1
