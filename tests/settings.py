@@ -72,9 +72,16 @@ TEMPLATES = [
 
 DENGAGE_API_KEY = "11111111-2222-3333-4444-555555555555"
 # Tests point this at a FakeDengageServer; worker processes they spawn get it
-# (and a short lease) from the environment.
+# (and a short lease, retry delays, timeouts...) from the environment.
 DENGAGE_DATA_CENTER_URL = env("DENGAGE_DATA_CENTER_URL", default="http://127.0.0.1:9")
 DENGAGE_LEASE_SECONDS = env.float("DENGAGE_LEASE_SECONDS", default=45)
+DENGAGE_RETRY_BASE_DELAY = env.float("DENGAGE_RETRY_BASE_DELAY", default=10.0)
+DENGAGE_RETRY_MAX_DELAY = env.float("DENGAGE_RETRY_MAX_DELAY", default=3600.0)
+DENGAGE_TIMEOUT = env.float("DENGAGE_TIMEOUT", default=10.0)
+DENGAGE_CONNECT_TIMEOUT = env.float("DENGAGE_CONNECT_TIMEOUT", default=3.05)
+DENGAGE_CONFIGURATION_ERROR_PAUSE = env.float("DENGAGE_CONFIGURATION_ERROR_PAUSE", default=300.0)
+DENGAGE_MAX_ATTEMPTS = env.int("DENGAGE_MAX_ATTEMPTS", default=20)
+DENGAGE_BATCH_MAX_BYTES = env.int("DENGAGE_BATCH_MAX_BYTES", default=512 * 1024)
 DENGAGE_ORIGIN = "https://shop.example.com"
 DENGAGE_STRICT = True
 DENGAGE_ID_SOURCE = "local"  # tests of /get/key ids set "dengage" themselves
