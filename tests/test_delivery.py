@@ -215,9 +215,33 @@ def test_lost_lease_events_are_not_sent(fake_server):
 def test_stop_event_ends_the_drain_between_batches(fake_server):
     record(30)
     stop = threading.Event()
-    sender = Sender(batch_size=10, stop_event=stop, on_progress=lambda report: stop.set())
+    sender = Sender(batch_size=10, stop_event=stop)
+    send = sender.client.send
+
+    def send_then_stop(body):  # a SIGTERM arriving during the first request
+        answer = send(body)
+        stop.set()
+        return answer
+
+    sender.client.send = send_then_stop
     report = sender.drain()
     assert report.sent == 10
+    # The claim's other requests were given back untouched, for the next run.
+    assert OutboxEvent.objects.filter(status="pending", attempts=0).count() == 20
+
+
+def test_one_claim_serves_several_requests(fake_server):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    record(50)
+    with CaptureQueriesContext(connection) as queries:
+        report = Sender(batch_size=10).drain()
+    assert (report.sent, report.requests) == (50, 5)
+    assert [len(batch) for batch in fake_server.batches] == [10] * 5
+    # Five requests, one claim: one read-back of claimed rows.
+    read_backs = [q for q in queries if q["sql"].startswith("SELECT") and "lease_owner" in q["sql"]]
+    assert len(read_backs) == 1
 
 
 def test_loop_sends_events_recorded_while_running(fake_server):
