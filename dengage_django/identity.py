@@ -3,9 +3,10 @@
 * The userId lives in a long-lived first-party cookie
   (``DENGAGE_USER_COOKIE_NAME``, about 390 days, HttpOnly, SameSite=Lax,
   Secure on HTTPS).
-* The sessionId lives in the Django session when there is one, else in a
-  cookie; either way a visitor inactive for ``DENGAGE_SESSION_TIMEOUT``
-  seconds starts a new session.
+* The sessionId lives in the visitor's Django session when they have one
+  (a session cookie), else in a cookie of ours: no Django session is ever
+  created for it. Either way a visitor inactive for
+  ``DENGAGE_SESSION_TIMEOUT`` seconds starts a new session.
 * Ids read back from cookies or the session are checked
   (:func:`is_valid_id`); anything else is replaced, never echoed.
 * New ids come from Dengage's ``/get/key`` when ``DENGAGE_ID_SOURCE`` is
@@ -182,24 +183,48 @@ class Identity:
             self.new_user = True
 
     def _session(self):
-        return getattr(self.request, "session", None)
+        """The visitor's Django session, if they already have one.
+
+        A visitor without a session cookie keeps the sessionId in our own
+        cookie instead: creating a Django session for every anonymous
+        visitor would cost the shop a session write, and a session read on
+        every later page. Decided once per request.
+        """
+        if not hasattr(self, "_django_session"):
+            session = getattr(self.request, "session", None)
+            if (
+                session is not None
+                and getattr(session, "session_key", "") is None
+                and not getattr(session, "modified", False)
+            ):
+                session = None
+            self._django_session = session
+        return self._django_session
+
+    def _cookie_session_id(self):
+        """The sessionId cookie, if valid (it expires after the inactivity
+        timeout by itself)."""
+        session_id = self.request.COOKIES.get(dengage_settings.SESSION_COOKIE_NAME)
+        return session_id if is_valid_id(session_id) else None
 
     def _stored_session_id(self):
         """(session id, still fresh?) from the Django session or the cookie."""
         session = self._session()
-        if session is not None:
-            session_id = session.get(SESSION_KEY)
-            seen = session.get(SESSION_SEEN_KEY)
-            timeout = dengage_settings.SESSION_TIMEOUT
-            fresh = (
-                is_valid_id(session_id)
-                and isinstance(seen, (int, float))
-                and time.time() - seen <= timeout
-            )
-            return session_id, fresh
-        # The cookie expires after the inactivity timeout by itself.
-        session_id = self.request.COOKIES.get(dengage_settings.SESSION_COOKIE_NAME)
-        return session_id, is_valid_id(session_id)
+        if session is None:
+            session_id = self._cookie_session_id()
+            return session_id, session_id is not None
+        session_id = session.get(SESSION_KEY)
+        if session_id is None and self._cookie_session_id():
+            # The visitor just got a Django session (logged in, filled a
+            # basket): the cookie's sessionId moves into it, unchanged.
+            return self._cookie_session_id(), True
+        seen = session.get(SESSION_SEEN_KEY)
+        fresh = (
+            is_valid_id(session_id)
+            and isinstance(seen, (int, float))
+            and time.time() - seen <= dengage_settings.SESSION_TIMEOUT
+        )
+        return session_id, fresh
 
     def _remember_session(self):
         session = self._session()

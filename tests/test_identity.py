@@ -42,7 +42,33 @@ def test_new_visitor_gets_a_long_lived_secure_cookie(browser):
     assert cookie["httponly"] is True
     assert cookie["samesite"] == "Lax"
     assert not cookie["secure"]
+    # No Django session is created for an anonymous visitor: the sessionId
+    # lives in a sliding cookie.
+    assert "sessionid" not in response.cookies
+    assert response.cookies["dengage_sid"].value == page_ids()[0][1]
+    assert response.cookies["dengage_sid"]["max-age"] == 30 * 60
+
+
+def with_django_session(client):
+    session = client.session  # the test client creates and saves one
+    session["basket"] = {"P1": 1}
+    session.save()
+    return client
+
+
+def test_a_visitor_with_a_django_session_keeps_the_session_id_there(browser):
+    with_django_session(browser)
+    browser.get("/")
     assert browser.session[SESSION_KEY] == page_ids()[0][1]
+
+
+def test_session_id_moves_from_cookie_to_django_session_unchanged(browser):
+    browser.get("/")  # anonymous: cookie
+    with_django_session(browser)  # then, say, a basket
+    browser.get("/p/1/")
+    (_, first), *rest = page_ids()
+    assert all(session_id == first for _, session_id in rest)
+    assert browser.session[SESSION_KEY] == first
 
 
 def test_https_cookies_are_secure(browser):
@@ -60,6 +86,7 @@ def test_returning_visitor_keeps_both_ids(browser):
 
 
 def test_inactivity_starts_a_new_session(browser):
+    with_django_session(browser)
     browser.get("/")
     session = browser.session
     session[SESSION_SEEN_KEY] = time.time() - 30 * 60 - 1  # the default timeout
@@ -71,6 +98,7 @@ def test_inactivity_starts_a_new_session(browser):
 
 
 def test_active_visitor_does_not_rewrite_the_session_each_request(browser):
+    with_django_session(browser)
     browser.get("/")
     seen = browser.session[SESSION_SEEN_KEY]
     browser.get("/")
