@@ -12,8 +12,14 @@ VENV_STAMP := $(VENV)/.installed
 # The interpreters tox needs; pyenv puts python3.10 .. python3.13 on PATH.
 PYENV_VERSIONS ?= 3.11.7 3.10.13 3.12.1 3.13.0
 TOX_ARGS ?=
+# `make bench` sizes: BENCH_EVENTS=2000 for a quick run of the event-count
+# benchmarks, BENCH_SCALE_SIZES=10000,100000 to skip the million.
+BENCH_EVENTS ?=
+BENCH_SCALE_SIZES ?= 10000,100000,1000000
+# Bench-only packages: never dependencies of the app.
+BENCH_PACKAGES := segment-analytics-python pyinstrument ua-parser ua-parser-builtins
 
-.PHONY: help pythons system-deps venv lint test demo shop clean
+.PHONY: help pythons system-deps venv lint test demo shop bench clean
 
 help: ## list the targets
 	@echo "Targets:"
@@ -73,6 +79,15 @@ shop: $(VENV_STAMP) ## run the example shop at http://127.0.0.1:8000 (fake data 
 	$(VENV)/bin/python example_project/manage.py send_dengage_outbox --loop --interval 2 \
 	  --no-progress & \
 	$(VENV)/bin/python example_project/manage.py runserver 127.0.0.1:8000
+
+bench: venv ## every benchmark, in order (DATABASE_URL for PostgreSQL; BENCH_EVENTS=N for a quick run)
+	$(VENV)/bin/python -m pip install --quiet $(BENCH_PACKAGES)
+	$(VENV)/bin/python bench/drain.py $(if $(BENCH_EVENTS),--events $(BENCH_EVENTS))
+	$(VENV)/bin/python bench/scale.py --sizes $(BENCH_SCALE_SIZES)
+	$(VENV)/bin/python bench/workers.py $(if $(BENCH_EVENTS),--events $(BENCH_EVENTS))
+	$(VENV)/bin/python bench/record.py $(if $(BENCH_EVENTS),--events $(BENCH_EVENTS) --autocommit-events $(BENCH_EVENTS))
+	$(VENV)/bin/python bench/middleware.py
+	$(VENV)/bin/python bench/device.py
 
 clean: ## remove build, test and tox artefacts (keeps .venv)
 	rm -rf .tox build dist .pytest_cache .ruff_cache
