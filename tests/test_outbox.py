@@ -131,3 +131,35 @@ def test_purge_works_in_chunks(monkeypatch):
     OutboxEvent.objects.update(status=Status.SENT, created_at=timezone.now() - timedelta(days=3))
     assert outbox.purge_sent(1) == 5
     assert OutboxEvent.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_insert_outside_a_transaction_is_one_plain_statement():
+    from decimal import Decimal
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from dengage_django.events import build_event
+
+    payloads = [
+        build_event(
+            "PRODUCT_VIEW",
+            {"userId": f"u{i}", "sessionId": "s", "productId": "Ç-1", "price": Decimal("349.99")},
+        )
+        for i in range(3)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        outbox.insert([outbox.new_event("PRODUCT_VIEW", p) for p in payloads])
+    assert [q["sql"].split()[0] for q in queries] == ["INSERT"]
+    rows = list(OutboxEvent.objects.order_by("id"))
+    assert [row.payload for row in rows] == payloads
+    assert rows[0].payload["price"] == 349.99 and rows[0].payload["productId"] == "Ç-1"
+    assert {(row.status, row.attempts, row.user_id) for row in rows} == {
+        ("pending", 0, "u0"),
+        ("pending", 0, "u1"),
+        ("pending", 0, "u2"),
+    }
+    assert all(row.next_attempt_at and row.created_at for row in rows)
+    # And they are claimable like any other.
+    assert len(outbox.claim(10, lease_seconds=30)[1]) == 3
