@@ -60,7 +60,8 @@ def insert(events):
     Outside a transaction a single INSERT statement is atomic by itself;
     ``bulk_create`` would wrap it in a transaction of its own (BEGIN and
     COMMIT round trips: about 0.7 ms a request on PostgreSQL), so the rows go
-    in one plain statement, and come back without primary keys.
+    in one plain statement, their primary keys read back with ``RETURNING``
+    where the database has it (PostgreSQL, SQLite 3.35+, MariaDB 10.5+).
     """
     alias = db_alias()
     connection = connections[alias]
@@ -79,8 +80,14 @@ def insert(events):
         for event in events
         for field in fields
     ]
+    returning = connection.features.can_return_rows_from_bulk_insert
+    if returning:
+        sql += f" RETURNING {quote(OutboxEvent._meta.pk.column)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        if returning:
+            for event, (pk,) in zip(events, cursor.fetchall(), strict=True):
+                event.pk = pk
     for event in events:
         event._state.adding = False
         event._state.db = alias

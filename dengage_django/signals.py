@@ -7,8 +7,8 @@ logged on ``dengage_django.signals`` and never breaks a page or the sender.
     An event was stored in the outbox (``event.status`` is ``pending`` or
     ``invalid``). Sent right after the INSERT, inside the caller's
     transaction if there is one (use ``transaction.on_commit`` in the
-    receiver to count only committed events). ``event.pk`` is ``None`` for
-    events stored outside a transaction (one plain INSERT, no RETURNING).
+    receiver to count only committed events). ``event.pk`` is set, except on
+    MySQL for events stored outside a transaction (no ``RETURNING`` there).
 ``batch_sent(sender=Sender, event_ids, count)``
     Dengage accepted these events.
 ``event_failed(sender=Sender, event_ids, error, retrying)``

@@ -149,10 +149,13 @@ def test_insert_outside_a_transaction_is_one_plain_statement():
         )
         for i in range(3)
     ]
+    events = [outbox.new_event("PRODUCT_VIEW", p) for p in payloads]
     with CaptureQueriesContext(connection) as queries:
-        outbox.insert([outbox.new_event("PRODUCT_VIEW", p) for p in payloads])
+        outbox.insert(events)
     assert [q["sql"].split()[0] for q in queries] == ["INSERT"]
     rows = list(OutboxEvent.objects.order_by("id"))
+    if connection.features.can_return_rows_from_bulk_insert:
+        assert [event.pk for event in events] == [row.pk for row in rows]
     assert [row.payload for row in rows] == payloads
     assert rows[0].payload["price"] == 349.99 and rows[0].payload["productId"] == "Ç-1"
     assert {(row.status, row.attempts, row.user_id) for row in rows} == {
