@@ -152,11 +152,20 @@ def test_soak_under_faults_and_a_kill_loses_nothing(server, tmp_path):
     try:
         wait_until(lambda: count(status="sent") >= n // 3, 90, "a third sent")
         victim = workers[0]
-        wait_until(lambda: held_by(victim).exists(), 30, "the victim holding a batch", 0.005)
+        orphaned = 0
+        for _ in range(100):
+            wait_until(lambda: held_by(victim).exists(), 30, "the victim holding a batch", 0.005)
+            # Freeze it, then make sure it still holds rows: killing on a
+            # stale look could land just after it finished its batch.
+            victim.send_signal(signal.SIGSTOP)
+            orphaned = held_by(victim).count()
+            if orphaned:
+                break
+            victim.send_signal(signal.SIGCONT)
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
-        orphaned = held_by(victim).count()
-        assert orphaned > 0, "the victim was killed between batches"
+        assert orphaned > 0, "the victim was never caught holding a batch"
+        assert held_by(victim).count() == orphaned
         workers[0] = spawn(server, tmp_path, *args, **SOAK_SETTINGS)
 
         wait_until(lambda: count(status="sent") == n, 150, "every event sent", 0.25)
