@@ -88,6 +88,11 @@ def backoff_delay(attempt, *, base, cap, rng=random):
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
+def _ids(chunks):
+    """The event ids in a list of chunks (each a list of :class:`_Item`)."""
+    return [item.id for chunk in chunks for item in chunk]
+
+
 @dataclass
 class _Item:
     id: int
@@ -220,14 +225,12 @@ class Sender:
         for index, chunk in enumerate(chunks):
             if index and self.stop_event.is_set():
                 # Stopping: the request in flight is done; the rest go back.
-                untried = [item.id for rest in chunks[index:] for item in rest]
-                outbox.release(untried, token)
+                outbox.release(_ids(chunks[index:]), token)
                 break
             outcome = self._send(lease, chunk, report)
             if outcome in (Outcome.CONFIGURATION, Outcome.TRANSIENT):
-                untried = [item.id for rest in chunks[index + 1 :] for item in rest]
                 delay = report.pause if outcome is Outcome.TRANSIENT else 0
-                outbox.release(untried, token, delay_seconds=delay)
+                outbox.release(_ids(chunks[index + 1 :]), token, delay_seconds=delay)
                 break
         return outcome
 
@@ -277,8 +280,9 @@ class Sender:
             for index, half in enumerate(halves):
                 outcome = self._send(lease, half, report)
                 if outcome is not Outcome.SUCCESS:
-                    rest = [item.id for later in halves[index + 1 :] for item in later]
-                    outbox.release(rest, lease.token, delay_seconds=report.pause)
+                    outbox.release(
+                        _ids(halves[index + 1 :]), lease.token, delay_seconds=report.pause
+                    )
                     return outcome
             return Outcome.SUCCESS
         else:

@@ -90,9 +90,13 @@ class Tracker:
 
     def track(self, name, **wire_fields):
         """Record any event, the common parameters filled in."""
+        return self._record(name, wire_fields)
+
+    def _record(self, name, wire_fields, *, first=False):
         if not self.active:
             return None
-        return self._keep(prepare(name, merge_fields(self.common_fields(), wire_fields)))
+        event = prepare(name, merge_fields(self.common_fields(), wire_fields))
+        return self._keep(event, first=first)
 
     @staticmethod
     def _depth():
@@ -141,10 +145,9 @@ class Tracker:
             fields["category"] = self.category
         if self.sub_category is not None:
             fields["subCategory"] = self.sub_category
-        fields = merge_fields(self.common_fields(), fields)
         # Stored ahead of the page's other deferred events, as a browser
         # reports the page before what happens on it.
-        self.page_view = self._keep(prepare("PAGE_VIEW", fields), first=True)
+        self.page_view = self._record("PAGE_VIEW", fields, first=True)
         return self.page_view
 
     def product_view(self, product=None, **fields):
@@ -228,11 +231,7 @@ class Tracker:
         return self.checkout(step, **data)
 
     def user_operation(self, step, **fields):
-        if not self.active:
-            return None
         return self.track("USER_OPERATIONS", step=step, **fields)
 
     def custom_event(self, type, params=None):
-        if not self.active:
-            return None
         return self.track("CUSTOM_EVENT", type=type, params=params)
