@@ -25,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
 from . import outbox, signals
@@ -49,6 +50,9 @@ PURGE_EVERY = 600.0
 #: answer, a stop is honoured between requests, and the lease is renewed
 #: before any request that could outlast it.
 REQUESTS_PER_CLAIM = 10
+#: A looping sender waits at most this long (seconds) between tries while
+#: the database keeps failing.
+DATABASE_ERROR_MAX_PAUSE = 60.0
 
 
 @dataclass
@@ -196,11 +200,32 @@ class Sender:
         A configuration error pauses sending for
         ``DENGAGE_CONFIGURATION_ERROR_PAUSE`` seconds instead of ending the
         loop: once an operator fixes the account, sending resumes by itself.
+        A database error (a restart, a failover, a lock held too long) is
+        logged and the loop waits ``interval``, doubling up to
+        :data:`DATABASE_ERROR_MAX_PAUSE` while the errors go on, then carries
+        on with a new connection: rows it held come back when their lease
+        runs out.
         """
         total = DrainReport()
+        database_errors = 0
         while not self.stop_event.is_set():
-            self.purge()
-            report = self.drain(None if limit is None else limit - total.processed)
+            try:
+                self.purge()
+                report = self.drain(None if limit is None else limit - total.processed)
+            except DatabaseError as exc:
+                database_errors += 1
+                pause = min(DATABASE_ERROR_MAX_PAUSE, interval * 2 ** (database_errors - 1))
+                logger.error(
+                    "database error, sending paused for %.1f s: %s: %s",
+                    pause,
+                    type(exc).__name__,
+                    exc,
+                )
+                # A connection the server dropped is useless: reconnect next time.
+                connections[outbox.db_alias()].close_if_unusable_or_obsolete()
+                self.stop_event.wait(pause)
+                continue
+            database_errors = 0
             total.merge(report)
             if on_report:
                 on_report(report)

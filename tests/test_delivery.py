@@ -1,10 +1,14 @@
 """Sender: draining the outbox to a real (fake) data center over HTTP."""
 
+import logging
 import random
+import sqlite3
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 import dengage_django
@@ -231,7 +235,6 @@ def test_stop_event_ends_the_drain_between_batches(fake_server):
 
 
 def test_one_claim_serves_several_requests(fake_server):
-    from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     record(50)
@@ -304,3 +307,119 @@ def test_looping_sender_purges_at_most_every_ten_minutes(fake_server, settings, 
     monkeypatch.setattr(delivery, "PURGE_EVERY", 0.0)
     sender.purge()
     assert calls == [1, 1]
+
+
+@contextmanager
+def database_locked(seconds=None):
+    """Another connection locks the outbox table for ``seconds`` (None: until
+    the block ends) while ours gives up waiting quickly (50 ms; 1 s on
+    MariaDB, its minimum): a real lock error, as a long migration or a stuck
+    transaction would cause."""
+    connection.ensure_connection()
+    vendor = connection.vendor
+    table = OutboxEvent._meta.db_table
+    if vendor == "sqlite":
+        ours = ("PRAGMA busy_timeout = 50", "PRAGMA busy_timeout = 5000")
+        raw = sqlite3.connect(
+            connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False
+        )
+        raw.execute("BEGIN EXCLUSIVE")
+        release = raw.rollback
+    else:
+        other = connection.copy()
+        other.ensure_connection()
+        raw = other.connection
+        cursor = raw.cursor()
+        if vendor == "postgresql":
+            ours = ("SET lock_timeout = '50ms'", "RESET lock_timeout")
+            cursor.execute("BEGIN")
+            cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+            release = raw.rollback
+        else:
+            ours = ("SET SESSION lock_wait_timeout = 1", "SET SESSION lock_wait_timeout = DEFAULT")
+            cursor.execute(f"LOCK TABLES {table} WRITE")
+
+            def release():
+                raw.cursor().execute("UNLOCK TABLES")
+
+    with connection.cursor() as cursor:
+        cursor.execute(ours[0])
+    timer = threading.Timer(seconds, release) if seconds else None
+    if timer:
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer:
+            timer.join()
+        else:
+            release()
+        raw.close()
+        if connection.is_usable():
+            with connection.cursor() as cursor:
+                cursor.execute(ours[1])
+
+
+def kill_our_connection():
+    """Another connection kills ours, as a server restart or failover would."""
+    postgres = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()" if postgres else "SELECT CONNECTION_ID()")
+        (ours,) = cursor.fetchone()
+    other = connection.copy()
+    try:
+        with other.cursor() as cursor:
+            if postgres:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [ours])
+            else:
+                cursor.execute(f"KILL {int(ours)}")
+    finally:
+        other.close()
+
+
+def loop_until_sent(n, caplog):
+    stop = threading.Event()
+    reports = []
+
+    def on_report(report):
+        reports.append(report)
+        if sum(r.sent for r in reports) >= n:
+            stop.set()
+
+    with caplog.at_level(logging.ERROR, logger="dengage_django.delivery"):
+        total = Sender(stop_event=stop).loop(interval=0.01, on_report=on_report)
+    errors = [r.getMessage() for r in caplog.records if "database error" in r.getMessage()]
+    return total, errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_loop_waits_out_a_locked_database(fake_server, caplog):
+    record(5)
+    # Held past our wait (MariaDB's shortest is 1 s), so the loop sees errors.
+    with database_locked(seconds=1.5 if connection.vendor == "mysql" else 0.5):
+        total, errors = loop_until_sent(5, caplog)
+    assert total.sent == 5
+    assert statuses()["sent"] == 5
+    assert errors, "the failure was not logged"
+    assert all(KEY not in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_loop_reconnects_after_losing_its_connection(fake_server, caplog):
+    if connection.vendor == "sqlite":
+        pytest.skip("an SQLite connection is a file: nothing can kill it")
+    record(5)
+    kill_our_connection()
+    total, errors = loop_until_sent(5, caplog)
+    assert total.sent == 5
+    assert statuses()["sent"] == 5
+    assert errors, "the failure was not logged"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_single_drain_raises_database_errors(fake_server):
+    """Without --loop (cron, a task), a database error fails the run loudly."""
+    record(1)
+    with database_locked(), pytest.raises(DatabaseError):
+        Sender().drain()
+    assert Sender().drain().sent == 1
