@@ -36,6 +36,10 @@ from .users import user_fields
 logger = logging.getLogger(__name__)
 
 SNAPSHOT = "_dengage_user_fields"
+#: What a snapshot holds: the user's column values, or the fields themselves.
+COLUMNS, FIELDS = "columns", "fields"
+#: No column changed since the snapshot.
+UNCHANGED = object()
 #: Saves touching only these fields never change what is sent.
 UNSENT_FIELDS = frozenset({"last_login", "password"})
 
@@ -105,9 +109,29 @@ def on_logout(sender, request, user, **kwargs):
         _session_step("signout", request, user)
 
 
-def remember_loaded_fields(sender, instance, **kwargs):
-    """Snapshot what would be sent, to tell a real change at save time.
+def _columns(instance):
+    """The instance's column values, by attribute name (no field deferred)."""
+    values = instance.__dict__
+    return {field.attname: values[field.attname] for field in instance._meta.concrete_fields}
 
+
+def _as_loaded(instance, columns):
+    """A stand-in for ``instance`` with the column values it was loaded with
+    (its state and cached relations shared), for the default fields."""
+    loaded = type(instance).__new__(type(instance))
+    loaded.__dict__.update(instance.__dict__)
+    loaded.__dict__.update(columns)
+    return loaded
+
+
+def remember_loaded_fields(sender, instance, **kwargs):
+    """Keep what a user was loaded with, to tell a real change at save time.
+
+    ``request.user`` is loaded on every request, so with the default fields
+    (read from the user's own columns) only the column values are kept, a
+    dict copy; the fields are worked out at save time, and only when a
+    column changed. A shop's ``DENGAGE_USER_FIELDS`` callable may read other
+    rows (a profile), which a column copy cannot tell changed: it runs here.
     Skipped for new and partially loaded (``only()``/``defer()``) users:
     reading a deferred field here would cost a query per user.
     """
@@ -115,10 +139,26 @@ def remember_loaded_fields(sender, instance, **kwargs):
         return
     if not (dengage_settings.ENABLED and dengage_settings.USER_EVENTS):
         return
+    if not dengage_settings.USER_FIELDS:
+        instance.__dict__[SNAPSHOT] = (COLUMNS, _columns(instance))
+        return
     try:
-        setattr(instance, SNAPSHOT, user_fields(instance))
+        instance.__dict__[SNAPSHOT] = (FIELDS, user_fields(instance))
     except Exception:
         logger.debug("no snapshot of user %s", instance.pk, exc_info=True)
+
+
+def _loaded_fields(instance, snapshot):
+    """The fields as they were at load (or the last save); ``None`` when
+    unknown; :data:`UNCHANGED` when no column changed (default fields)."""
+    if snapshot is None:
+        return None
+    kind, values = snapshot
+    if kind is FIELDS:
+        return values
+    if values == _columns(instance):
+        return UNCHANGED
+    return user_fields(_as_loaded(instance, values))
 
 
 @_guarded
@@ -127,10 +167,12 @@ def on_user_saved(sender, instance, created, update_fields=None, raw=False, **kw
         return
     if not created and update_fields is not None and set(update_fields) <= UNSENT_FIELDS:
         return
+    previous = None if created else _loaded_fields(instance, instance.__dict__.get(SNAPSHOT))
+    if previous is UNCHANGED:
+        return
     fields = user_fields(instance)
-    previous = getattr(instance, SNAPSHOT, None)
-    setattr(instance, SNAPSHOT, fields)
-    if not created and previous == fields:
+    instance.__dict__[SNAPSHOT] = (FIELDS, fields)  # the reference for the next save
+    if previous == fields:
         return
     step = "signup" if created else "update"
     tracker = current_tracker.get()

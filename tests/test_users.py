@@ -128,6 +128,65 @@ def test_last_login_and_password_saves_send_nothing(ayse):
     assert user_events() == []
 
 
+def test_loading_users_never_works_out_the_default_fields(ayse, monkeypatch):
+    """request.user is loaded on every request: with the default fields, what
+    is sent about a user is worked out only when a user is saved, and only if
+    a column changed."""
+    from dengage_django import users
+
+    calls = []
+    real = users.default_user_fields
+
+    def spy(user):
+        calls.append(user.username)
+        return real(user)
+
+    monkeypatch.setattr(users, "default_user_fields", spy)
+    client = browser()
+    client.post("/login/", {"username": "ayse", "password": "pw"})
+    for _ in range(3):
+        client.get("/")
+    list(User.objects.all())
+    assert calls == []
+    user = User.objects.get(pk=ayse.pk)
+    user.save()  # no column changed: nothing to work out
+    user.is_staff = True
+    user.save()  # a column changed, but none that is sent
+    assert calls == ["ayse", "ayse"]  # as loaded, as saved
+    assert user_events("update") == []
+    user.email = "ayse@new.example.com"
+    user.save()
+    [update] = user_events("update")
+    assert update["email"] == "ayse@new.example.com"
+    user.save()  # the saved state is the new reference
+    assert len(user_events("update")) == 1
+
+
+def test_a_custom_callable_sees_related_changes(ayse, settings):
+    """A shop's callable may read other rows: a change there is reported at
+    the user's next save even when no user column changed."""
+    profile = {"tier": "silver"}
+    settings.DENGAGE_USER_FIELDS = lambda user: {
+        "username": user.username,
+        "params": {"tier": profile["tier"]},
+    }
+    user = User.objects.get(pk=ayse.pk)
+    user.save()
+    assert user_events("update") == []
+    profile["tier"] = "gold"
+    user.save()
+    [update] = user_events("update")
+    assert update["params"] == {"tier": "gold"}
+
+
+def test_a_partially_loaded_user_still_reports_its_change(ayse):
+    user = User.objects.only("pk", "username", "email").get(pk=ayse.pk)
+    user.email = "ayse@only.example.com"
+    user.save()
+    [update] = user_events("update")
+    assert update["email"] == "ayse@only.example.com"
+
+
 def test_update_through_a_view_carries_the_visitors_ids(ayse):
     visitor = browser()
     visitor.post("/login/", {"username": "ayse", "password": "pw"})
