@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, connections
+from django import db
 from django.utils import timezone
 
 from . import outbox, signals
@@ -208,21 +208,25 @@ class Sender:
         """
         total = DrainReport()
         database_errors = 0
+        connection = db.connections[outbox.db_alias()]
         while not self.stop_event.is_set():
             try:
                 self.purge()
                 report = self.drain(None if limit is None else limit - total.processed)
-            except DatabaseError as exc:
+            except db.Error as exc:  # any database error, InterfaceError included
+                if connection.in_atomic_block:
+                    raise  # the caller's transaction is broken: theirs to handle
                 database_errors += 1
-                pause = min(DATABASE_ERROR_MAX_PAUSE, interval * 2 ** (database_errors - 1))
+                pause = min(DATABASE_ERROR_MAX_PAUSE, interval * 2 ** min(database_errors - 1, 16))
                 logger.error(
                     "database error, sending paused for %.1f s: %s: %s",
                     pause,
                     type(exc).__name__,
                     exc,
+                    exc_info=database_errors == 1,  # the first of a run: with its traceback
                 )
                 # A connection the server dropped is useless: reconnect next time.
-                connections[outbox.db_alias()].close_if_unusable_or_obsolete()
+                connection.close_if_unusable_or_obsolete()
                 self.stop_event.wait(pause)
                 continue
             database_errors = 0

@@ -310,52 +310,54 @@ def test_looping_sender_purges_at_most_every_ten_minutes(fake_server, settings, 
 
 
 @contextmanager
-def database_locked(seconds=None):
-    """Another connection locks the outbox table for ``seconds`` (None: until
-    the block ends) while ours gives up waiting quickly (50 ms; 1 s on
-    MariaDB, its minimum): a real lock error, as a long migration or a stuck
-    transaction would cause."""
+def database_locked():
+    """Another connection locks the outbox table while ours gives up waiting
+    quickly (50 ms; 1 s on MariaDB, its minimum): a real lock error, as a
+    long migration or a stuck transaction would cause. Yields ``release``,
+    which ends the lock early; it ends at the latest with the block."""
     connection.ensure_connection()
     vendor = connection.vendor
     table = OutboxEvent._meta.db_table
     if vendor == "sqlite":
-        ours = ("PRAGMA busy_timeout = 50", "PRAGMA busy_timeout = 5000")
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout")
+            (waited,) = cursor.fetchone()
+        ours = ("PRAGMA busy_timeout = 50", f"PRAGMA busy_timeout = {int(waited)}")
         raw = sqlite3.connect(
             connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False
         )
         raw.execute("BEGIN EXCLUSIVE")
-        release = raw.rollback
+        end = "ROLLBACK"
     else:
         other = connection.copy()
         other.ensure_connection()
         raw = other.connection
-        cursor = raw.cursor()
         if vendor == "postgresql":
             ours = ("SET lock_timeout = '50ms'", "RESET lock_timeout")
-            cursor.execute("BEGIN")
-            cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-            release = raw.rollback
+            lock = ("BEGIN", f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+            end = "ROLLBACK"
         else:
             ours = ("SET SESSION lock_wait_timeout = 1", "SET SESSION lock_wait_timeout = DEFAULT")
-            cursor.execute(f"LOCK TABLES {table} WRITE")
+            lock = (f"LOCK TABLES {table} WRITE",)
+            end = "UNLOCK TABLES"
+        cursor = raw.cursor()
+        for statement in lock:
+            cursor.execute(statement)
+    held = [True]
 
-            def release():
-                raw.cursor().execute("UNLOCK TABLES")
+    def release():
+        if held:
+            held.clear()
+            raw.cursor().execute(end)
 
     with connection.cursor() as cursor:
         cursor.execute(ours[0])
-    timer = threading.Timer(seconds, release) if seconds else None
-    if timer:
-        timer.start()
     try:
-        yield
+        yield release
     finally:
-        if timer:
-            timer.join()
-        else:
-            release()
+        release()
         raw.close()
-        if connection.is_usable():
+        if connection.connection is not None and connection.is_usable():
             with connection.cursor() as cursor:
                 cursor.execute(ours[1])
 
@@ -377,7 +379,21 @@ def kill_our_connection():
         other.close()
 
 
-def loop_until_sent(n, caplog):
+class _OnError(logging.Handler):
+    """Calls ``action`` when the sender logs a database error."""
+
+    def __init__(self, action):
+        super().__init__(logging.ERROR)
+        self.action = action
+
+    def emit(self, record):
+        if "database error" in record.getMessage():
+            self.action()
+
+
+def loop_until_sent(n, caplog, *, on_error=lambda: None):
+    """Run a looping sender until ``n`` events are sent (30 s at most);
+    returns its report and the database errors it logged."""
     stop = threading.Event()
     reports = []
 
@@ -386,8 +402,17 @@ def loop_until_sent(n, caplog):
         if sum(r.sent for r in reports) >= n:
             stop.set()
 
-    with caplog.at_level(logging.ERROR, logger="dengage_django.delivery"):
-        total = Sender(stop_event=stop).loop(interval=0.01, on_report=on_report)
+    logger = logging.getLogger("dengage_django.delivery")
+    handler = _OnError(on_error)
+    logger.addHandler(handler)
+    watchdog = threading.Timer(30, stop.set)
+    watchdog.start()
+    try:
+        with caplog.at_level(logging.ERROR, logger="dengage_django.delivery"):
+            total = Sender(stop_event=stop).loop(interval=0.01, on_report=on_report)
+    finally:
+        watchdog.cancel()
+        logger.removeHandler(handler)
     errors = [r.getMessage() for r in caplog.records if "database error" in r.getMessage()]
     return total, errors
 
@@ -395,9 +420,9 @@ def loop_until_sent(n, caplog):
 @pytest.mark.django_db(transaction=True)
 def test_loop_waits_out_a_locked_database(fake_server, caplog):
     record(5)
-    # Held past our wait (MariaDB's shortest is 1 s), so the loop sees errors.
-    with database_locked(seconds=1.5 if connection.vendor == "mysql" else 0.5):
-        total, errors = loop_until_sent(5, caplog)
+    # Held until the sender has logged its first error.
+    with database_locked() as release:
+        total, errors = loop_until_sent(5, caplog, on_error=release)
     assert total.sent == 5
     assert statuses()["sent"] == 5
     assert errors, "the failure was not logged"
