@@ -15,6 +15,7 @@ The README's settings reference documents each of these.
 
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.utils.functional import empty
 
 #: Setting name (without the ``DENGAGE_`` prefix) -> default.
 DEFAULTS = {
@@ -83,19 +84,23 @@ class DengageSettings:
     """
 
     def __init__(self):
-        self._values = {}
-        self._source = None
+        # (Django's settings object the values came from, the values): one
+        # tuple, swapped whole, so a thread never files a value read from
+        # one settings object under another.
+        self._cache = (None, {})
 
     def _get(self, name):
         source = settings._wrapped
-        if source is not self._source:
-            self._values = {}
-            self._source = source
+        if source is empty:  # not set up yet: LazySettings does that
+            return getattr(settings, PREFIX + name, DEFAULTS[name])
+        cached_source, values = self._cache
+        if source is not cached_source:
+            values = {}
+            self._cache = (source, values)
         try:
-            return self._values[name]
+            return values[name]
         except KeyError:
-            value = getattr(settings, PREFIX + name, DEFAULTS[name])
-            self._values[name] = value
+            value = values[name] = getattr(source, PREFIX + name, DEFAULTS[name])
             return value
 
     def __getattr__(self, name):
@@ -120,7 +125,7 @@ class DengageSettings:
 
     def reload(self):
         """Forget the values read so far."""
-        self._values = {}
+        self._cache = (None, {})
 
 
 dengage_settings = DengageSettings()

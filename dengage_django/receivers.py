@@ -20,7 +20,11 @@ username, so Dengage can join them.
 None of this raises into a login or a save outside strict mode.
 """
 
+import copy
+import datetime
 import logging
+from decimal import Decimal
+from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out
@@ -109,10 +113,25 @@ def on_logout(sender, request, user, **kwargs):
         _session_step("signout", request, user)
 
 
+#: Column values of these types cannot change in place: kept as they are.
+IMMUTABLE = (str, bytes, int, float, bool, type(None), datetime.date, datetime.time, Decimal, UUID)
+
+
 def _columns(instance):
-    """The instance's column values, by attribute name (no field deferred)."""
+    """The instance's column values, by attribute name (no field deferred);
+    a mutable value (a JSONField's dict) is copied, so a change made to it
+    in place still shows."""
     values = instance.__dict__
-    return {field.attname: values[field.attname] for field in instance._meta.concrete_fields}
+    return {field.attname: _kept(values[field.attname]) for field in instance._meta.concrete_fields}
+
+
+def _kept(value):
+    if isinstance(value, IMMUTABLE):
+        return value
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # a memoryview, a file: compared as the same object
+        return value
 
 
 def _as_loaded(instance, columns):
@@ -139,12 +158,12 @@ def remember_loaded_fields(sender, instance, **kwargs):
         return
     if not (dengage_settings.ENABLED and dengage_settings.USER_EVENTS):
         return
-    if not dengage_settings.USER_FIELDS:
-        instance.__dict__[SNAPSHOT] = (COLUMNS, _columns(instance))
-        return
     try:
-        instance.__dict__[SNAPSHOT] = (FIELDS, user_fields(instance))
-    except Exception:
+        if dengage_settings.USER_FIELDS:
+            instance.__dict__[SNAPSHOT] = (FIELDS, user_fields(instance))
+        else:
+            instance.__dict__[SNAPSHOT] = (COLUMNS, _columns(instance))
+    except Exception:  # never break loading a user
         logger.debug("no snapshot of user %s", instance.pk, exc_info=True)
 
 
@@ -154,7 +173,7 @@ def _loaded_fields(instance, snapshot):
     if snapshot is None:
         return None
     kind, values = snapshot
-    if kind is FIELDS:
+    if kind == FIELDS:  # a snapshot may have been pickled (a cached user)
         return values
     if values == _columns(instance):
         return UNCHANGED

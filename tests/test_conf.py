@@ -1,6 +1,11 @@
 """dengage_settings: one object reads every DENGAGE_* setting, cached until a
 setting changes."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
@@ -49,3 +54,24 @@ def test_values_are_cached_until_a_setting_changes():
 def test_unknown_setting_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no dengage-django setting named 'BATCH'"):
         getattr(dengage_settings, "BATCH")  # noqa: B009
+
+
+def test_read_before_django_settings_are_set_up():
+    """The first read may be what sets Django's settings up (a script that
+    imports the app before anything touched settings)."""
+    script = (
+        "import django.conf\n"
+        "from dengage_django.conf import dengage_settings\n"
+        "assert django.conf.settings._wrapped is django.conf.empty\n"
+        "print(dengage_settings.API_KEY, dengage_settings.BATCH_SIZE)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [django_settings.DENGAGE_API_KEY, "100"]

@@ -179,6 +179,21 @@ def test_a_custom_callable_sees_related_changes(ayse, settings):
     assert update["params"] == {"tier": "gold"}
 
 
+def test_a_user_from_a_cache_still_reports_its_change(ayse, settings):
+    """A user pickled into a cache and back carries its snapshot with it."""
+    import pickle
+
+    settings.DENGAGE_USER_FIELDS = lambda user: {
+        "username": user.username,
+        "full_name": user.get_full_name(),
+    }
+    user = pickle.loads(pickle.dumps(User.objects.get(pk=ayse.pk)))
+    user.first_name = "Ayla"
+    user.save()
+    [update] = user_events("update")
+    assert update["fullName"] == "Ayla Yılmaz"
+
+
 def test_a_partially_loaded_user_still_reports_its_change(ayse):
     user = User.objects.only("pk", "username", "email").get(pk=ayse.pk)
     user.email = "ayse@only.example.com"
