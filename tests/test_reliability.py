@@ -121,7 +121,7 @@ SOAK_SETTINGS = dict(
     connect_timeout=SOAK_TIMEOUT,
     max_attempts=1000,
 )
-SETTLE = 0.3  # seconds for a frozen worker's last statement to finish on the server
+SETTLE = 0.2  # seconds between two looks at a frozen worker's rows
 LEASE_MARGIN = timedelta(seconds=1.5)  # lease left, at least, when the victim is killed
 
 
@@ -132,13 +132,15 @@ def short_sqlite_wait():
     sqlite = connection.vendor == "sqlite"
     if sqlite:
         with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout")
+            (waited,) = cursor.fetchone()
             cursor.execute("PRAGMA busy_timeout = 200")
     try:
         yield
     finally:
         if sqlite:
             with connection.cursor() as cursor:
-                cursor.execute("PRAGMA busy_timeout = 5000")
+                cursor.execute(f"PRAGMA busy_timeout = {int(waited)}")
 
 
 def frozen_holding(victim):
@@ -146,17 +148,22 @@ def frozen_holding(victim):
 
     A frozen process sends nothing new, but a statement it had already sent (a
     release of its unsent chunks after a failure, a commit) still runs on the
-    database server: let it land first. Rows whose lease runs out before the
-    kill is checked could be reclaimed by another worker in between, so a
-    victim near the end of its lease is let go. On SQLite a victim frozen
-    while holding the write lock blocks every reader: let it go too.
+    database server: wait until two looks SETTLE seconds apart agree. Rows
+    whose lease runs out before the kill is checked could be reclaimed by
+    another worker in between, so a victim near the end of its lease is let
+    go. On SQLite a victim frozen while holding the write lock blocks every
+    reader: let it go too.
     """
-    time.sleep(SETTLE)
     try:
         with short_sqlite_wait():
-            held = held_by(victim).count()
+            looks = [None]
+            while True:
+                time.sleep(SETTLE)
+                looks.append(held_by(victim).count())
+                if looks[-1] == looks[-2]:
+                    break
             ending = held_by(victim).filter(next_attempt_at__lt=timezone.now() + LEASE_MARGIN)
-            return 0 if ending.exists() else held
+            return 0 if ending.exists() else looks[-1]
     except OperationalError:
         return 0
 
