@@ -512,9 +512,14 @@ def check_setting_combinations(app_configs=None, **kwargs):
     messages = []
     values = {
         name: getattr(dengage_settings, name)
-        for name in ("BATCH_MAX_BYTES", "MAX_EVENT_BYTES", "LEASE_SECONDS", "CONNECT_TIMEOUT")
+        for name in (
+            "BATCH_MAX_BYTES",
+            "MAX_EVENT_BYTES",
+            "LEASE_SECONDS",
+            "CONNECT_TIMEOUT",
+            "TIMEOUT",
+        )
     }
-    values["TIMEOUT"] = dengage_settings.TIMEOUT
     if not all(_is_number(value) for value in values.values()):
         return messages  # check_setting_values reports these.
     if values["BATCH_MAX_BYTES"] < values["MAX_EVENT_BYTES"]:
