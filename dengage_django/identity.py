@@ -214,10 +214,10 @@ class Identity:
             session_id = self._cookie_session_id()
             return session_id, session_id is not None
         session_id = session.get(SESSION_KEY)
-        if session_id is None and self._cookie_session_id():
+        if session_id is None and (cookie_session_id := self._cookie_session_id()):
             # The visitor just got a Django session (logged in, filled a
             # basket): the cookie's sessionId moves into it, unchanged.
-            return self._cookie_session_id(), True
+            return cookie_session_id, True
         seen = session.get(SESSION_SEEN_KEY)
         fresh = (
             is_valid_id(session_id)
