@@ -26,6 +26,15 @@ Rules
   ``groupId``) also take ints and hold at most 128 characters in every mode.
   Any other string longer than ``DENGAGE_MAX_STRING_LENGTH`` is an error when
   ``strict``, otherwise it is truncated to the cap.
+* Broken text: a NUL character or a lone surrogate (half an emoji, a code
+  point U+D800..U+DFFF) in any string a field accepts (text, ids, choices,
+  codes, numeric and boolean strings, ``params``/``custom`` keys and values)
+  is an error naming the field when ``strict``; otherwise the text is cleaned
+  first (:func:`clean_text`: NULs dropped, surrogates become U+FFFD), then
+  checked as usual. Text the visitor supplied (URLs, referrers, headers) goes
+  through :func:`visitor_text` instead, which cleans and cuts it and never
+  fails. :func:`build_event` raises nothing but ``DengageValidationError``,
+  whose field and message are themselves clean text.
 * Numbers: ``int``, finite ``float``, finite ``Decimal`` or a numeric string.
   Decimals and numeric strings become an ``int`` when integral, otherwise a
   ``float`` only if that float prints back the same digits (so
@@ -44,7 +53,8 @@ Rules
 
 :func:`encode_batch` writes events as the compact UTF-8 JSON array Dengage
 expects; :func:`sanitize_for_storage` makes a best-effort JSON-safe copy of
-raw input, to store an invalid event alongside its reason.
+raw input, every string in it cleaned, to store an invalid event alongside
+its reason.
 """
 
 import datetime
@@ -64,10 +74,12 @@ from .exceptions import DengageValidationError
 __all__ = [
     "EVENT_NAMES",
     "build_event",
+    "clean_text",
     "encode_batch",
     "encode_event",
     "sanitize_for_storage",
     "snake_alias",
+    "visitor_text",
 ]
 
 MAX_ID_LENGTH = 128
@@ -75,6 +87,43 @@ MAX_NESTING = 32
 _SHOW_LIMIT = 60
 _STORAGE_REPR_LIMIT = 200
 _ABSENT = object()
+_BROKEN = re.compile(r"[\x00\ud800-\udfff]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` without NUL characters, each lone surrogate (any code point
+    U+D800..U+DFFF) replaced by U+FFFD; ``text`` itself when already clean."""
+    if _BROKEN.search(text) is None:
+        return text
+    return _SURROGATES.sub("\ufffd", text.replace("\x00", ""))
+
+
+def visitor_text(value, cap=None) -> str | None:
+    """Text the visitor supplied (a URL, a referrer, a header) made safe for
+    an event: ``None`` stays ``None``, bytes are decoded as UTF-8 (bad bytes
+    become U+FFFD), anything else goes through ``str()``; the text is then
+    cleaned (:func:`clean_text`) and cut to ``cap`` characters (default
+    ``DENGAGE_MAX_STRING_LENGTH``). Never raises."""
+    if value is None:
+        return None
+    try:
+        if cap is None:
+            cap = dengage_settings.MAX_STRING_LENGTH
+        cap = max(int(cap), 0)
+    except Exception:
+        cap = 2048
+    try:
+        if isinstance(value, (bytes, bytearray)):
+            text = bytes(value).decode("utf-8", "replace")
+        else:
+            text = value if isinstance(value, str) else str(value)
+    except Exception:
+        text = _show(value, cap)
+    try:
+        return str.__str__(clean_text(text))[:cap]
+    except Exception:
+        return _show(value, cap)[:cap]
 
 
 def snake_alias(wire):
@@ -87,9 +136,9 @@ def _truncate(text, limit):
 
 
 def _show(value, limit=_SHOW_LIMIT):
-    """A repr of ``value`` short enough for an error message."""
+    """A clean repr of ``value`` short enough for an error message."""
     try:
-        text = repr(value)
+        text = clean_text(str.__str__(repr(value)))
     except Exception:
         text = f"<unrepresentable {type(value).__name__}>"
     return _truncate(text, limit)
@@ -119,6 +168,32 @@ def _as_str(value):
     return str(value) if isinstance(value, Promise) else value
 
 
+def _broken(text):
+    """Why ``text`` is broken (``"contains ..."``), or ``None`` if it is clean."""
+    match = _BROKEN.search(text)
+    if match is None:
+        return None
+    if match.group() == "\x00":
+        return f"contains a NUL character at position {match.start()}"
+    return f"contains a lone surrogate (broken unicode) at position {match.start()}"
+
+
+def _clean(text, strict):
+    """``text`` cleaned (lenient) or rejected if broken (strict)."""
+    if strict:
+        problem = _broken(text)
+        if problem:
+            raise _Invalid(problem)
+        return text
+    return clean_text(text)
+
+
+def _given(value, strict):
+    """``value`` with lazy strings made ``str`` and strings cleaned or rejected."""
+    value = _as_str(value)
+    return _clean(value, strict) if isinstance(value, str) else value
+
+
 def _capped(text, strict):
     cap = dengage_settings.MAX_STRING_LENGTH
     if len(text) <= cap:
@@ -129,7 +204,7 @@ def _capped(text, strict):
 
 
 def _text(value, strict):
-    value = _as_str(value)
+    value = _given(value, strict)
     if not isinstance(value, str):
         raise _Invalid(f"must be a string, got {_show(value)}")
     return _capped(value, strict)
@@ -139,6 +214,7 @@ def _id(value, strict):
     value = _as_str(value)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
+    value = _given(value, strict)
     if not isinstance(value, str):
         raise _Invalid(f"must be a string or an integer id, got {_show(value)}")
     if len(value) > MAX_ID_LENGTH:
@@ -150,7 +226,7 @@ def _choice(*options):
     canonical = {option.lower(): option for option in options}
 
     def check(value, strict):
-        value = _as_str(value)
+        value = _given(value, strict)
         if isinstance(value, str) and value.strip().lower() in canonical:
             return canonical[value.strip().lower()]
         raise _Invalid(f"must be one of {', '.join(options)}, got {_show(value)}")
@@ -162,7 +238,7 @@ def _code(pattern, description, transform=str):
     regex = re.compile(pattern)
 
     def check(value, strict):
-        value = _as_str(value)
+        value = _given(value, strict)
         if isinstance(value, str) and regex.fullmatch(value.strip()):
             return transform(value.strip())
         raise _Invalid(f"must be {description}, got {_show(value)}")
@@ -212,6 +288,7 @@ def _number(minimum=None):
     wanted = "a number" if minimum is None else "a non-negative number"
 
     def check(value, strict):
+        value = _given(value, strict)
         try:
             number = _to_number(value)
         except _Invalid as error:
@@ -230,6 +307,7 @@ def _integer(minimum, maximum=None):
         wanted = "a positive integer" if minimum == 1 else "a non-negative integer"
 
     def check(value, strict):
+        value = _given(value, strict)
         try:
             number = _to_number(value)
         except _Invalid:
@@ -250,7 +328,7 @@ def _integer(minimum, maximum=None):
 def _boolean(value, strict):
     if isinstance(value, bool):
         return value
-    value = _as_str(value)
+    value = _given(value, strict)
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise _Invalid(f'must be a boolean (or "true"/"false"), got {_show(value)}')
@@ -259,7 +337,7 @@ def _boolean(value, strict):
 def _date(value, strict):
     if isinstance(value, datetime.date):
         return f"{value.day:02d}.{value.month:02d}.{value.year:04d}"
-    value = _as_str(value)
+    value = _given(value, strict)
     if isinstance(value, str):
         match = re.fullmatch(r"(\d{2})\.(\d{2})\.(\d{4})", value.strip())
         if match:
@@ -291,6 +369,7 @@ def _list_of(item_check, *, nonempty=False):
 
 def _either(first, second, description):
     def check(value, strict):
+        value = _given(value, strict)
         for candidate in (first, second):
             try:
                 return candidate(value, strict)
@@ -308,7 +387,7 @@ def _json_value(value, strict, depth=0):
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, str):
-        return _capped(value, strict)
+        return _capped(_clean(value, strict), strict)
     if isinstance(value, (float, Decimal)):
         return _number()(value, strict)
     if isinstance(value, datetime.date):
@@ -327,6 +406,10 @@ def _json_value(value, strict, depth=0):
             key = _as_str(key)
             if not isinstance(key, str):
                 raise _Invalid(f"keys must be strings, got {_show(key)}")
+            try:
+                key = _clean(key, strict)
+            except _Invalid as error:
+                raise _Invalid(f"key {_show(key)} {error.message}") from None
             try:
                 result[key] = _json_value(item, strict, depth + 1)
             except _Invalid as error:
@@ -366,7 +449,8 @@ class Schema:
             close = difflib.get_close_matches(key, list(self.aliases), n=1)
             if close:
                 message += f" (did you mean {close[0]!r}?)"
-        return _Invalid(message, key if isinstance(key, str) else _show(key))
+        named = isinstance(key, str) and _broken(key) is None
+        return _Invalid(message, key if named else _show(key))
 
     def __call__(self, data, strict):
         if not isinstance(data, Mapping):
@@ -393,6 +477,8 @@ class Schema:
                 value = field.check(given[wire][1], strict)
             except _Invalid as error:
                 raise _Invalid(error.message, _join(wire, error.path)) from None
+            except Exception as exc:  # a lazy string that fails, an odd type...
+                raise _Invalid(f"could not be checked: {_show(exc)}", wire) from exc
             if field.required and isinstance(value, str) and not value.strip():
                 raise _Invalid("must not be empty", wire)
             result[wire] = value
@@ -495,16 +581,40 @@ def _dumps(value):
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def _event_label(name):
+    """``name`` for a DengageValidationError: clean, and printable."""
+    if isinstance(name, str):
+        return clean_text(name)
+    try:
+        if _broken(str(name)) is None:
+            return name
+    except Exception:
+        pass
+    return _show(name)
+
+
 def build_event(name, fields, *, strict=True):
     """Validate ``fields`` as a ``name`` event and return its new wire dict.
 
-    Raises :class:`DengageValidationError` on the first problem found. With
-    ``strict=False`` over-long strings are truncated instead of rejected.
+    Raises :class:`DengageValidationError` on the first problem found, and
+    nothing else whatever the input. With ``strict=False`` over-long strings
+    are truncated and broken text cleaned instead of rejected.
     """
+    try:
+        return _build_event(name, fields, strict)
+    except DengageValidationError:
+        raise
+    except Exception as exc:  # last line of defence: odd mappings, odd names...
+        raise DengageValidationError(
+            _event_label(name), None, f"could not be validated: {_show(exc)}"
+        ) from exc
+
+
+def _build_event(name, fields, strict):
     schema = _SCHEMAS.get(name) if isinstance(name, str) else None
     if schema is None:
         raise DengageValidationError(
-            name,
+            _event_label(name),
             None,
             f"unknown event name {_show(name)} (expected one of {', '.join(EVENT_NAMES)})",
         )
@@ -519,8 +629,15 @@ def build_event(name, fields, *, strict=True):
     try:
         event = {"name": name, **schema(fields, strict)}
     except _Invalid as error:
-        raise DengageValidationError(name, error.path or None, error.message) from None
-    size = len(encode_event(event))
+        raise DengageValidationError(
+            name, clean_text(error.path) or None, clean_text(error.message)
+        ) from error.__cause__
+    try:
+        size = len(encode_event(event))
+    except Exception as exc:  # UnicodeError, an int too long for json.dumps...
+        raise DengageValidationError(
+            name, None, f"could not be encoded as UTF-8 JSON: {_show(exc)}"
+        ) from exc
     cap = dengage_settings.MAX_EVENT_BYTES
     if size > cap:
         raise DengageValidationError(name, None, f"event is {size} bytes, over the {cap}-byte cap")
@@ -538,23 +655,27 @@ def encode_batch(events):
 
 
 def _storable(value, active, depth):
-    if value is None or isinstance(value, (bool, int, str)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, int):
+        return value if value.bit_length() <= _MAX_INT_BITS else _show(value, _STORAGE_REPR_LIMIT)
+    if isinstance(value, str):
+        return clean_text(value)
     if isinstance(value, float) and math.isfinite(value):
         return value
     if isinstance(value, Promise):
-        return str(value)
+        return clean_text(str(value))
     if isinstance(value, Decimal) and value.is_finite():
-        return str(value)
+        return clean_text(str(value))
     if isinstance(value, (datetime.date, datetime.time)):
-        return value.isoformat()
+        return clean_text(value.isoformat())
     if isinstance(value, (list, tuple, Mapping)) and id(value) not in active and depth < 50:
         active = active | {id(value)}
         if isinstance(value, Mapping):
             return {
-                key if isinstance(key, str) else _show(key, _STORAGE_REPR_LIMIT): _safe_storable(
-                    item, active, depth + 1
-                )
+                clean_text(key)
+                if isinstance(key, str)
+                else _show(key, _STORAGE_REPR_LIMIT): _safe_storable(item, active, depth + 1)
                 for key, item in value.items()
             }
         return [_safe_storable(item, active, depth + 1) for item in value]
@@ -572,13 +693,15 @@ def sanitize_for_storage(fields):
     """A best-effort JSON-safe copy of raw event input; never raises.
 
     Values JSON cannot hold become their repr, truncated to 200 characters.
-    Anything that is not a mapping is stored under the key ``"value"``.
+    Every string (keys, values, reprs) is cleaned (:func:`clean_text`), so
+    the copy holds no NUL and encodes as UTF-8. Anything that is not a
+    mapping is stored under the key ``"value"``.
     """
     try:
         result = _safe_storable(fields)
         if not isinstance(result, dict):
             result = {"value": result}
-        _dumps(result)
+        _dumps(result).encode("utf-8")
         return result
     except Exception:
         return {"value": _show(fields, _STORAGE_REPR_LIMIT)}
