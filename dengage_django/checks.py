@@ -51,6 +51,7 @@ CHECK_IDS = {
     "dengage_django.W004": "DengageMiddleware is not in MIDDLEWARE",
     "dengage_django.W005": "dengage_django has unapplied migrations",
     "dengage_django.W006": "DENGAGE_LEASE_SECONDS is not above CONNECT_TIMEOUT + TIMEOUT",
+    "dengage_django.W007": "the site is HTTPS-only but the id cookies would not be Secure",
 }
 
 MIDDLEWARE_PATH = "dengage_django.middleware.DengageMiddleware"
@@ -478,12 +479,15 @@ VALIDATORS = {
     "USER_COOKIE_AGE": _number(integer=True),
     "SESSION_COOKIE_NAME": _string,
     "SESSION_TIMEOUT": _number(integer=True),
+    "COOKIE_DOMAIN": _optional_string,
+    "COOKIE_SECURE": _optional_boolean,
     "EXCLUDED_PATHS": _pattern_list(optional=True),
     "CONSENT": _callable_or_path,
     "RESPECT_GPC": _boolean,
     "USER_EVENTS": _boolean,
     "USER_FIELDS": _callable_or_path,
     "SEND_CONTACT_DETAILS": _boolean,
+    "USER_CONSENT": _callable_or_path,
     "RETENTION_DAYS": _number(integer=True, optional=True),
     "STATUS_MAX_AGE": _number(integer=True),
     "TASK_ON_RECORD": _boolean,
@@ -544,3 +548,42 @@ def check_setting_combinations(app_configs=None, **kwargs):
             )
         )
     return messages
+
+
+#: Settings that say a site is served over HTTPS only.
+HTTPS_ONLY_SETTINGS = ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")
+
+
+@register(TAG)
+def check_cookie_security(app_configs=None, **kwargs):
+    """W007: an HTTPS-only site whose id cookies would go out without Secure.
+
+    With ``DENGAGE_COOKIE_SECURE = None`` the cookies follow
+    ``request.is_secure()``, which behind a TLS-terminating proxy is only
+    true with ``SECURE_PROXY_SSL_HEADER`` (or ``SECURE_SSL_REDIRECT``, which
+    would loop without it).
+    """
+    if _skip(app_configs):
+        return []
+    https_only = [name for name in HTTPS_ONLY_SETTINGS if getattr(settings, name, False)]
+    if not https_only:
+        return []
+    secure = dengage_settings.COOKIE_SECURE
+    follows_request = getattr(settings, "SECURE_PROXY_SSL_HEADER", None) or getattr(
+        settings, "SECURE_SSL_REDIRECT", False
+    )
+    if secure is True or (secure is None and follows_request):
+        return []
+    why = (
+        f"{PREFIX}COOKIE_SECURE is False"
+        if secure is False
+        else "request.is_secure() is false behind a TLS proxy without SECURE_PROXY_SSL_HEADER"
+    )
+    return [
+        Warning(
+            f"The site is HTTPS-only ({', '.join(https_only)}) but the Dengage id cookies "
+            f"would not be Secure: {why}.",
+            hint="Set SECURE_PROXY_SSL_HEADER for your proxy, or DENGAGE_COOKIE_SECURE = True.",
+            id=_id("W007"),
+        )
+    ]

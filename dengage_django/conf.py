@@ -55,14 +55,17 @@ DEFAULTS = {
     "USER_COOKIE_AGE": 390 * 24 * 3600,
     "SESSION_COOKIE_NAME": "dengage_sid",
     "SESSION_TIMEOUT": 30 * 60,
+    "COOKIE_DOMAIN": None,  # e.g. ".example.com" to share ids between www. and m.
+    "COOKIE_SECURE": None,  # None: Secure when request.is_secure()
     # Which requests are tracked (dengage_django.policy).
-    "EXCLUDED_PATHS": None,  # None: the admin, STATIC_URL and MEDIA_URL prefixes
+    "EXCLUDED_PATHS": (),  # regexes added to the admin, STATIC_URL and MEDIA_URL prefixes
     "CONSENT": None,  # callable(request) -> bool, or its dotted path
     "RESPECT_GPC": False,
     # Users (dengage_django.receivers, dengage_django.users).
     "USER_EVENTS": True,  # signup/signin/signout/update from auth signals and saves
     "USER_FIELDS": None,  # callable(user) -> mapping, or its dotted path
     "SEND_CONTACT_DETAILS": True,  # False: never send email or phone
+    "USER_CONSENT": None,  # callable(user) -> bool for events about a user; None: remembered
     # Operations (retention, monitoring, task queues).
     "RETENTION_DAYS": 30,  # sent events older than this are purged; None keeps them
     "STATUS_MAX_AGE": 900,  # dengage_status fails when the oldest due event is older

@@ -185,6 +185,21 @@ def device_for(user_agent: str | None) -> str:
     return _browser_device(text)
 
 
+#: How every browser's User-Agent begins (Chrome, Safari, Firefox, Edge and
+#: Opera all send "Mozilla/5.0 ..."; old Opera sent "Opera/").
+BROWSER_PREFIXES = ("Mozilla/", "Opera/")
+
+
+def is_browser(user_agent: str | None) -> bool:
+    """Whether the User-Agent is a browser's or one of the shop's own apps'
+    (``DENGAGE_APP_USER_AGENTS``): not a webhook sender or an API client
+    (``Stripe/1.0``, ``python-requests/2.32``, ``okhttp/4.12``)."""
+    text = _clip(user_agent)
+    if text.startswith(BROWSER_PREFIXES):
+        return True
+    return any(pattern.search(text) for _, patterns in _app_patterns() for pattern in patterns)
+
+
 def is_bot(user_agent: str | None) -> bool:
     """Whether the User-Agent is a crawler, monitor or script (or missing)."""
     text = _clip(user_agent)

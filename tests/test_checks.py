@@ -66,6 +66,11 @@ def _set(debug=None, **values):
     return apply
 
 
+def _https_only_with_insecure_cookies(settings):
+    settings.SESSION_COOKIE_SECURE = True
+    settings.DENGAGE_COOKIE_SECURE = False
+
+
 def _middleware(*entries):
     def apply(settings):
         settings.MIDDLEWARE = list(entries)
@@ -110,6 +115,7 @@ SCENARIOS = {
     "dengage_django.W004": _middleware(SESSION, COMMON, AUTH),
     "dengage_django.W005": _unapplied_migration,
     "dengage_django.W006": _set(LEASE_SECONDS=10),
+    "dengage_django.W007": _https_only_with_insecure_cookies,
 }
 
 
