@@ -14,7 +14,13 @@
   (:class:`KeyPool`) so most new visitors cost no HTTP call, with a short
   timeout. When Dengage fails, local unique ids are used and no new call is
   made for ``DENGAGE_ID_FETCH_BACKOFF`` seconds, so an outage adds no
-  latency to pages. ``"local"`` never calls Dengage.
+  latency to pages. ``"local"`` never calls Dengage, and neither does a
+  project without a data center URL or API key, nor a test run (Django's
+  test environment is set up) whose data center is not on this machine:
+  a shop's own tests never reach the real Dengage for ids.
+* Responses on which the ids were read or set carry ``Vary: Cookie``; those
+  that set a new id also carry ``Cache-Control: private``, so no cache hands
+  one visitor's ids to another.
 """
 
 import logging
@@ -23,6 +29,9 @@ import threading
 import time
 import uuid
 from collections import deque
+from urllib.parse import urlsplit
+
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from .conf import dengage_settings
 from .exceptions import DengageError
@@ -133,9 +142,33 @@ def key_pool():
     return _pool
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _in_test_run():
+    """Whether Django's test environment is set up (its test runner and
+    pytest-django both do it): ``mail.outbox`` exists only then."""
+    from django.core import mail
+
+    return hasattr(mail, "outbox")
+
+
+def _fetches_ids():
+    """Whether new ids come from ``/get/key`` (see the module docstring)."""
+    if dengage_settings.ID_SOURCE == "local":
+        return False
+    url = dengage_settings.DATA_CENTER_URL
+    if not (url and dengage_settings.API_KEY):
+        return False
+    if _in_test_run():
+        host = urlsplit(url).hostname or ""
+        return host in LOOPBACK_HOSTS or host.startswith("127.")
+    return True
+
+
 def new_ids(count):
     """``count`` fresh ids from the configured source."""
-    if dengage_settings.ID_SOURCE == "local":
+    if not _fetches_ids():
         return [local_id() for _ in range(count)]
     return _pool.take(count)
 
@@ -143,9 +176,12 @@ def new_ids(count):
 class Identity:
     """The ids of one request's visitor, resolved on first use.
 
-    Reads the user cookie and the session (Django session or cookie), makes
-    new ids where they are missing, invalid or expired, and remembers what
-    must be written back (:meth:`apply`).
+    Reads the user cookie and the session (Django session or cookie) and
+    makes new ids where they are missing, invalid or expired. Changes
+    (:meth:`adopt`, :meth:`start_session`, :meth:`reset`) stay in memory
+    until :meth:`write_back` stores them in the session and the response's
+    cookies, once the view is done (a logout flushes the session in the
+    middle of a request).
     """
 
     def __init__(self, request):
@@ -154,10 +190,10 @@ class Identity:
         self.session_id = None
         self.new_user = False
         self.new_session = False
-        self._resolved = False
+        self.resolved = False
 
     def resolve(self):
-        if self._resolved:
+        if self.resolved:
             return self
         cookies = self.request.COOKIES
         user_id = cookies.get(dengage_settings.USER_COOKIE_NAME)
@@ -165,15 +201,22 @@ class Identity:
         wanted = (0 if is_valid_id(user_id) else 1) + (0 if session_fresh else 1)
         fresh = new_ids(wanted) if wanted else []
         if not is_valid_id(user_id):
-            user_id = fresh.pop()
+            user_id = self._logged_in_user_id() or fresh.pop()
             self.new_user = True
         if not session_fresh:
             session_id = fresh.pop()
             self.new_session = True
         self.user_id, self.session_id = user_id, session_id
-        self._remember_session()
-        self._resolved = True
+        self.resolved = True
         return self
+
+    def _logged_in_user_id(self):
+        """On a device without our cookie, a logged-in user's linked id
+        (linked now to a fresh one when the user has none)."""
+        user = getattr(self.request, "user", None)
+        if user is None or not getattr(user, "is_authenticated", False):
+            return None
+        return linked_user_id(user)
 
     def adopt(self, user_id):
         """Make ``user_id`` this visitor's id from now on (cookie included)."""
@@ -181,6 +224,19 @@ class Identity:
         if is_valid_id(user_id) and user_id != self.user_id:
             self.user_id = user_id
             self.new_user = True
+
+    def start_session(self):
+        """A new sessionId from now on (every sign-in starts one)."""
+        self.resolve()
+        self.session_id = new_ids(1)[0]
+        self.new_session = True
+
+    def reset(self):
+        """Fresh userId and sessionId (sign-out: the next person on a shared
+        browser starts clean)."""
+        self.resolve()
+        self.user_id, self.session_id = new_ids(2)
+        self.new_user = self.new_session = True
 
     def _session(self):
         """The visitor's Django session, if they already have one.
@@ -237,12 +293,20 @@ class Identity:
         elif now - session.get(SESSION_SEEN_KEY, 0) >= SEEN_GRANULARITY:
             session[SESSION_SEEN_KEY] = now
 
-    def apply(self, response):
-        """Write the cookies this visitor needs onto ``response``."""
-        if not self._resolved:
+    def write_back(self, response):
+        """Store the ids in the session and ``response``'s cookies, and mark
+        the response per visitor. Nothing when the ids were never used."""
+        if not self.resolved:
             return
-        secure = self.request.is_secure()
-        common = dict(httponly=True, samesite="Lax", secure=secure)
+        self._remember_session()
+        patch_vary_headers(response, ("Cookie",))
+        secure = dengage_settings.COOKIE_SECURE
+        common = dict(
+            httponly=True,
+            samesite="Lax",
+            secure=self.request.is_secure() if secure is None else secure,
+            domain=dengage_settings.COOKIE_DOMAIN,
+        )
         if self.new_user or self.new_session:
             # A long-lived id, refreshed once per session.
             response.set_cookie(
@@ -251,6 +315,7 @@ class Identity:
                 max_age=dengage_settings.USER_COOKIE_AGE,
                 **common,
             )
+            patch_cache_control(response, private=True)
         if self._session() is None:
             # Sliding expiry: the cookie dies after the inactivity timeout.
             response.set_cookie(
@@ -259,21 +324,32 @@ class Identity:
                 max_age=dengage_settings.SESSION_TIMEOUT,
                 **common,
             )
+            patch_cache_control(response, private=True)
+
+
+def _identity_model():
+    from .models import DengageIdentity
+
+    return DengageIdentity
+
+
+def _linkable(user):
+    from django.contrib.auth import get_user_model
+
+    return isinstance(user, get_user_model()) and user.pk is not None
 
 
 def linked_user_id(user, *, create=True):
     """The Dengage userId linked to an auth ``user`` (a fresh one, linked
     now, when there is none and ``create``). An object that is not an
     ``AUTH_USER_MODEL`` instance cannot be linked: it gets a fresh id."""
-    from django.contrib.auth import get_user_model
-
-    from .models import DengageIdentity
-
-    if not isinstance(user, get_user_model()) or user.pk is None:
+    if not _linkable(user):
         return new_ids(1)[0] if create else None
-
     found = (
-        DengageIdentity.objects.filter(user=user).values_list("dengage_user_id", flat=True).first()
+        _identity_model()
+        .objects.filter(user=user)
+        .values_list("dengage_user_id", flat=True)
+        .first()
     )
     if found and is_valid_id(found):
         return found
@@ -282,9 +358,14 @@ def linked_user_id(user, *, create=True):
     return link(user, new_ids(1)[0])
 
 
+def held_by_another(user_id, user):
+    """Whether a user other than ``user`` is linked to ``user_id``."""
+    return (
+        _identity_model().objects.filter(dengage_user_id=user_id).exclude(user_id=user.pk).exists()
+    )
+
+
 def link(user, user_id):
     """Record that ``user`` is Dengage visitor ``user_id``; returns it."""
-    from .models import DengageIdentity
-
-    DengageIdentity.objects.update_or_create(user=user, defaults={"dengage_user_id": user_id})
+    _identity_model().objects.update_or_create(user=user, defaults={"dengage_user_id": user_id})
     return user_id

@@ -60,16 +60,24 @@ class OutboxEvent(models.Model):
 
 
 class DengageIdentity(models.Model):
-    """The Dengage userId an auth user was last seen with.
+    """Who an auth user is at Dengage, for events about them.
 
-    Written when a visitor logs in or signs up, so events recorded later
-    outside a request (admin edits, tasks, shell) carry the same userId.
+    ``dengage_user_id`` is the visitor id the user was linked to at sign-up
+    or sign-in (blank until then), so events about the user recorded away
+    from their browser (a staff edit, a payment webhook, a task) carry it.
+    ``session_id`` is the session those events share while they keep
+    coming (one per ``DENGAGE_SESSION_TIMEOUT`` of quiet, not one per
+    event). ``consent`` is what the user's last tracked request decided
+    (``None``: never seen), the default answer of ``DENGAGE_USER_CONSENT``.
     """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dengage_identity"
     )
-    dengage_user_id = models.CharField("Dengage userId", max_length=128)
+    dengage_user_id = models.CharField("Dengage userId", max_length=128, blank=True, db_index=True)
+    session_id = models.CharField("own sessionId", max_length=128, blank=True)
+    session_seen_at = models.DateTimeField(null=True, blank=True)
+    consent = models.BooleanField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -77,4 +85,4 @@ class DengageIdentity(models.Model):
         verbose_name_plural = "Dengage identities"
 
     def __str__(self):
-        return f"{self.user_id} -> {self.dengage_user_id}"
+        return f"{self.user_id} -> {self.dengage_user_id or '(not linked)'}"

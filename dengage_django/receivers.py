@@ -7,17 +7,23 @@
   user was loaded (so ``last_login`` and password-only saves send nothing);
 * models registered with :func:`dengage_django.register_model`.
 
-Where the ids come from (:func:`record_for_user`): inside a tracked request,
-the visitor's; outside any request (admin edits, shell, tasks, data
-migrations), the Dengage userId linked to the user at their last login or
-sign-up, with a session id of its own. Bots and visitors without consent
-get nothing. Who wins on login: when a user already linked to userId A logs
-in on a device that carries userId B, the device adopts A (its cookie is
-rewritten), so one person keeps one userId across devices; the events of
-B before the login stay B's, and every USER_OPERATIONS event carries the
-username, so Dengage can join them.
+Every USER_OPERATIONS step carries the same fields (:func:`.users.user_fields`).
+Whose ids they carry is :mod:`.subject`'s business; linking a device to an
+account happens here:
 
-None of this raises into a login or a save outside strict mode.
+* sign-up by an anonymous visitor links the new account to the visitor's
+  userId (their anonymous history joins it); sign-up by someone logged in
+  (staff) or outside a request links it to a fresh id when first needed;
+* sign-in: a linked user's id is adopted by the device (its cookie is
+  rewritten); an unlinked user takes the device's id unless another user is
+  linked to it, else a fresh one; every sign-in starts a new sessionId;
+* sign-out: the ``signout`` event carries the user's ids, then the device
+  gets a fresh userId and sessionId, so the next person on a shared
+  browser starts clean.
+
+Logins on excluded paths (the admin), by bots and by non-browsers link,
+adopt and record nothing. None of this raises into a login or a save
+outside strict mode.
 """
 
 import copy
@@ -32,9 +38,9 @@ from django.db.models.signals import post_init, post_save
 
 from .conf import dengage_settings
 from .context import current_tracker
-from .identity import link, linked_user_id, new_ids
-from .policy import EXCLUDED
-from .recording import default_fields, merge_fields, record
+from .identity import held_by_another, link, linked_user_id, new_ids
+from .policy import NO_CONSENT
+from .subject import is_request_user, record_about, remember_consent, request_tracker
 from .users import user_fields
 
 logger = logging.getLogger(__name__)
@@ -67,50 +73,65 @@ def _guarded(function):
     return receiver
 
 
-def _request_tracker(request=None):
-    return getattr(request, "dengage", None) or current_tracker.get()
+def _link_device(tracker, user):
+    """Link ``user`` to the device's id, unless another user holds it: then
+    to a fresh id the device adopts."""
+    if held_by_another(tracker.user_id, user):
+        tracker.identity.adopt(new_ids(1)[0])
+    link(user, tracker.user_id)
 
 
-def record_for_user(name, user, fields, *, request=None, staff_ok=True):
-    """Record ``name`` for ``user`` with the right ids (see module doc).
-
-    ``staff_ok``: whether a request on an excluded path (the admin) counts
-    as "outside a request" (saves: yes; logins: no, those are staff logins).
-    """
-    tracker = _request_tracker(request)
-    if tracker is not None:
-        if tracker.active:
-            return tracker.track(name, **fields)
-        if not (staff_ok and tracker.untracked_reason == EXCLUDED):
-            return None
-    ids = {"userId": linked_user_id(user) if user is not None else new_ids(1)[0]}
-    ids["sessionId"] = new_ids(1)[0]
-    return record(name, merge_fields(default_fields(), {**ids, **fields}))
-
-
-def _session_step(step, request, user):
-    """signin/signout: the visitor's own act, so never reported for a staff
-    login on an excluded path (the admin)."""
-    fields = {"step": step, "username": user.get_username()}
-    record_for_user("USER_OPERATIONS", user, fields, request=request, staff_ok=False)
+def _user_step(step, user, request):
+    """The signin/signout event: the visitor's own act, so recorded only in
+    a tracked request, or about the user when there is no request tracker
+    (``Client.force_login``, a login outside the middleware)."""
+    tracker = request_tracker(request)
+    fields = {"step": step, **user_fields(user)}
+    if tracker is None:
+        return record_about("USER_OPERATIONS", user, fields)
+    if tracker.active:
+        return tracker.track("USER_OPERATIONS", **fields)
+    return None
 
 
 @_guarded
 def on_login(sender, request, user, **kwargs):
-    tracker = _request_tracker(request)
+    tracker = request_tracker(request)
     if tracker is not None and tracker.active:
         linked = linked_user_id(user, create=False)
         if linked:
             tracker.identity.adopt(linked)
         else:
-            link(user, tracker.user_id)
-    _session_step("signin", request, user)
+            _link_device(tracker, user)
+        tracker.identity.start_session()
+        remember_consent(user, True)
+    elif tracker is not None and tracker.untracked_reason == NO_CONSENT:
+        remember_consent(user, False)
+    _user_step("signin", user, request)
 
 
 @_guarded
 def on_logout(sender, request, user, **kwargs):
-    if user is not None:
-        _session_step("signout", request, user)
+    if user is None:
+        return
+    _user_step("signout", user, request)
+    tracker = request_tracker(request)
+    if tracker is not None and tracker.active:
+        tracker.identity.reset()
+
+
+def _on_signup(user):
+    """Link an account created by an anonymous visitor to that visitor."""
+    tracker = current_tracker.get()
+    if tracker is None or is_request_user(tracker, user):
+        return
+    if getattr(getattr(tracker.request, "user", None), "is_authenticated", False):
+        return  # created by someone logged in (staff): not this device's account
+    if tracker.active:
+        _link_device(tracker, user)
+        remember_consent(user, True)
+    elif tracker.untracked_reason == NO_CONSENT:
+        remember_consent(user, False)
 
 
 #: Column values of these types cannot change in place: kept as they are.
@@ -193,11 +214,10 @@ def on_user_saved(sender, instance, created, update_fields=None, raw=False, **kw
     instance.__dict__[SNAPSHOT] = (FIELDS, fields)  # the reference for the next save
     if previous == fields:
         return
+    if created:
+        _on_signup(instance)
     step = "signup" if created else "update"
-    tracker = current_tracker.get()
-    if created and tracker is not None and tracker.active:
-        link(instance, tracker.user_id)
-    record_for_user("USER_OPERATIONS", instance, {"step": step, **fields})
+    record_about("USER_OPERATIONS", instance, {"step": step, **fields})
 
 
 def connect():

@@ -16,9 +16,10 @@ from django.db import DatabaseError, connections, transaction
 
 from . import outbox, signals
 from .conf import dengage_settings
-from .events import build_event, sanitize_for_storage, snake_alias
+from .events import build_event, clean_text, sanitize_for_storage, snake_alias, visitor_text
 from .exceptions import DengageValidationError
 from .models import OutboxEvent
+from .users import user_fields, withhold_contact
 
 logger = logging.getLogger(__name__)
 
@@ -42,46 +43,57 @@ def default_fields():
 
 
 def request_fields(request):
-    """``pageUrl`` and ``referrer`` of a request (either may be missing)."""
+    """``pageUrl`` and ``referrer`` of a request (either may be missing).
+
+    They are the visitor's text, not the shop's: cleaned of broken unicode
+    and NULs and cut to ``DENGAGE_MAX_STRING_LENGTH``, never an error.
+    """
     fields = {}
     try:
-        fields["pageUrl"] = request.build_absolute_uri()
+        fields["pageUrl"] = visitor_text(request.build_absolute_uri())
     except Exception:  # DisallowedHost and friends: no URL rather than no event
         logger.debug("no pageUrl for this request", exc_info=True)
     referrer = request.META.get("HTTP_REFERER")
     if referrer:
-        fields["referrer"] = referrer
+        fields["referrer"] = visitor_text(referrer)
     return fields
+
+
+#: Why an event recorded with no request, no user and no ids is invalid.
+NO_IDS = (
+    "is required: pass user=<the user the event is about>, or userId and sessionId, "
+    "or record inside a request tracked by DengageMiddleware"
+)
 
 
 def track(name, *, request=None, user=None, **wire_fields):
     """Validate and record one event; returns the stored ``OutboxEvent``.
 
     ``wire_fields`` use the guide's names (``productId``) or snake_case
-    (``product_id``). ``request`` fills ``pageUrl`` and ``referrer``;
-    ``user`` fills ``username`` of a USER_OPERATIONS event. Returns ``None``
-    when ``DENGAGE_ENABLED`` is off or (lenient mode) storing failed.
+    (``product_id``). Who the event is about (:mod:`.subject`): ``user``
+    when given (a USER_OPERATIONS event then carries that user's fields),
+    else the visitor of ``request`` (or of the current request). ``request``
+    without the middleware fills ``pageUrl`` and ``referrer``. Returns
+    ``None`` when ``DENGAGE_ENABLED`` is off, the event is not recorded
+    (an untracked visitor, a user without consent) or (lenient mode)
+    storing failed.
     """
+    from .subject import real_user, record_about, request_tracker
+
     if not dengage_settings.ENABLED:
         return None
-    tracker = getattr(request, "dengage", None)
-    if tracker is not None:
-        # The middleware's tracker knows the visitor's ids and device.
-        if user is not None and name == "USER_OPERATIONS":
-            wire_fields = merge_fields(_user_fields(user), wire_fields)
-        return tracker.track(name, **wire_fields)
+    user = real_user(user)
+    if user is not None and name == "USER_OPERATIONS":
+        wire_fields = merge_fields(user_fields(user), wire_fields)
+    if user is not None or request_tracker(request) is not None:
+        return record_about(name, user, wire_fields, request=request)
     fields = default_fields()
     if request is not None:
         fields.update(request_fields(request))
-    if user is not None and name == "USER_OPERATIONS":
-        fields.update(_user_fields(user))
-    return record(name, merge_fields(fields, wire_fields))
-
-
-def _user_fields(user):
-    if getattr(user, "is_authenticated", False):
-        return {"username": user.get_username()}
-    return {}
+    fields = merge_fields(fields, wire_fields)
+    if "userId" not in fields and "user_id" not in fields:
+        return _store_one(reject(name, fields, DengageValidationError(name, "userId", NO_IDS)))
+    return record(name, fields)
 
 
 def merge_fields(defaults, given):
@@ -106,6 +118,8 @@ def prepare(name, fields, *, strict=None):
     an ``invalid`` row carrying the reason.
     """
     strict = dengage_settings.STRICT if strict is None else strict
+    if not dengage_settings.SEND_CONTACT_DETAILS and isinstance(fields, dict):
+        fields = withhold_contact(fields)
     try:
         event = build_event(name, fields, strict=strict)
     except DengageValidationError as exc:
@@ -120,7 +134,7 @@ def reject(name, fields, error, *, strict=None):
         raise error
     logger.warning("invalid Dengage event kept as invalid, not sent: %s", error)
     return outbox.new_event(
-        str(name)[:32],
+        clean_text(str(name))[:32],
         sanitize_for_storage(fields),
         status=OutboxEvent.Status.INVALID,
         error=str(error),
@@ -157,5 +171,8 @@ def store(events, *, strict=None):
 def record(name, fields, *, strict=None):
     """Validate and store one event now; the row, or ``None`` if storing
     failed in lenient mode."""
-    event = prepare(name, fields, strict=strict)
+    return _store_one(prepare(name, fields, strict=strict), strict=strict)
+
+
+def _store_one(event, *, strict=None):
     return event if store([event], strict=strict) else None

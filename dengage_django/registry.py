@@ -20,9 +20,13 @@
 pair, or a list of them. ``changes`` maps each of ``track_fields`` whose value
 changed since the instance was loaded to ``(old, new)`` (for a new instance,
 ``old`` is ``None``). The events are recorded in ``post_save``, so inside the
-save's transaction: if it rolls back, they are gone too. Inside a tracked
-request they carry the visitor's ids; elsewhere those of ``fields["user"]``
-(an auth user, popped from the fields) or fresh ones.
+save's transaction: if it rolls back, they are gone too. An event whose
+fields hold ``"user"`` (an auth user, popped from the fields) is about that
+user, as with ``dengage_django.track(..., user=...)`` (see
+:mod:`.subject`): the visitor's ids only when that user is the request's
+visitor, else the user's linked id and own session, in or out of a
+request. Without ``"user"`` it is the tracked request's visitor's event
+(nothing in an untracked request, such as the admin).
 """
 
 import logging
@@ -85,7 +89,7 @@ def unregister_model(model):
 
 
 def _record_all(result):
-    from .receivers import record_for_user
+    from .subject import record_about
 
     if result is None:
         return
@@ -93,4 +97,4 @@ def _record_all(result):
     for name, fields in pairs:
         fields = dict(fields)
         user = fields.pop("user", None)
-        record_for_user(name, user, fields)
+        record_about(name, user, fields)

@@ -12,11 +12,19 @@
 * ``memberSince``: the date of ``date_joined`` ("dd.mm.yyyy" on the wire).
 
 ``DENGAGE_USER_FIELDS`` names another callable (or its dotted path) taking
-the user and returning such a mapping; ``DENGAGE_SEND_CONTACT_DETAILS =
-False`` drops ``email`` and ``phone`` whatever the callable returns.
+the user and returning such a mapping. Every USER_OPERATIONS step (signup,
+signin, signout, update) carries the same fields.
+
+``DENGAGE_SEND_CONTACT_DETAILS = False``: no e-mail address or phone number
+leaves, under any field name (:func:`withhold_contact`): e-mail, phone and
+mobile fields are dropped, and so is any value shaped like an e-mail
+address, except a ``username``, which becomes the user's primary key (a
+shop that logs in by e-mail keeps one name per profile).
 """
 
 import datetime
+import re
+from collections.abc import Mapping
 
 from django.utils.module_loading import import_string
 
@@ -25,7 +33,9 @@ from .events import snake_alias
 
 PHONE_ATTRIBUTES = ("phone", "phone_number", "mobile")
 BIRTH_DATE_ATTRIBUTES = ("birth_date", "date_of_birth", "birthday")
-CONTACT_FIELDS = ("email", "phone")
+#: Words in a (snake_case) field name that mark a contact detail.
+CONTACT_WORDS = ("email", "e_mail", "phone", "mobile")
+EMAIL_SHAPED = re.compile(r"\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*")
 
 
 def _first(user, names):
@@ -70,5 +80,27 @@ def user_fields(user):
         builder = import_string(builder)
     fields = dict(builder(user) or {})
     if not dengage_settings.SEND_CONTACT_DETAILS:
-        fields = {k: v for k, v in fields.items() if snake_alias(k) not in CONTACT_FIELDS}
+        username = fields.get("username")
+        if isinstance(username, str) and EMAIL_SHAPED.fullmatch(username):
+            fields["username"] = str(user.pk) if user.pk is not None else None
+        fields = withhold_contact(fields)
     return fields
+
+
+def _is_contact(key, value):
+    if isinstance(key, str) and any(word in snake_alias(key) for word in CONTACT_WORDS):
+        return True
+    return isinstance(value, str) and EMAIL_SHAPED.fullmatch(value) is not None
+
+
+def withhold_contact(fields):
+    """``fields`` without e-mail addresses and phone numbers (by field name,
+    and any e-mail-shaped value), nested mappings (``params``) included."""
+    kept = {}
+    for key, value in fields.items():
+        if _is_contact(key, value):
+            continue
+        if isinstance(value, Mapping):
+            value = withhold_contact(value)
+        kept[key] = value
+    return kept
