@@ -13,9 +13,12 @@ Place it after ``SessionMiddleware`` and ``AuthenticationMiddleware``::
 
 It works in both sync (WSGI) and async (ASGI) stacks. Every request gets a
 :class:`~dengage_django.tracker.Tracker`; after the response, a page a
-visitor saw is recorded as PAGE_VIEW (see :func:`.policy.is_page_view`) and
-the visitor's id cookies are set. Tracking never breaks a page: outside
-strict mode an error here is logged and the response goes out unchanged.
+visitor saw is recorded as PAGE_VIEW (see :func:`.policy.is_page_view`),
+the request's deferred events are stored, and the visitor's ids are
+written back (session, cookies, ``Vary: Cookie``). Each of these steps
+stands alone: a failing page view loses neither the request's other events
+nor its cookies. Tracking never breaks a page: outside strict mode an error
+here is logged and the response goes out unchanged.
 """
 
 import logging
@@ -25,6 +28,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from .conf import dengage_settings
 from .context import current_tracker
 from .policy import is_page_view
+from .subject import remember_request_consent
 from .tracker import Tracker
 
 logger = logging.getLogger(__name__)
@@ -56,6 +60,9 @@ class DengageMiddleware:
         request.dengage = Tracker(request, deferred=True)
         token = current_tracker.set(request.dengage)
         try:
+            # The policy, the session and the user are sync I/O: done here,
+            # off the event loop, so the view's helpers need none.
+            await sync_to_async(request.dengage.preload)()
             response = await self.get_response(request)
             # The policy, the session, the outbox and /get/key are sync I/O.
             await sync_to_async(self.finish)(request, response)
@@ -65,13 +72,18 @@ class DengageMiddleware:
 
     def finish(self, request, response):
         """Record the PAGE_VIEW if this was one, store the request's deferred
-        events in one INSERT, then set the cookies."""
+        events in one INSERT, then write the ids back; each step on its own."""
         tracker = request.dengage
+        if tracker.active and is_page_view(request, response):
+            self._step(request, tracker.record_page_view)
+        self._step(request, tracker.flush)
+        self._step(request, tracker.identity.write_back, response)
+        self._step(request, remember_request_consent, tracker)
+
+    @staticmethod
+    def _step(request, function, *args):
         try:
-            if is_page_view(request, response) and tracker.active:
-                tracker.record_page_view()
-            tracker.flush()
-            tracker.identity.apply(response)
+            function(*args)
         except Exception:
             if dengage_settings.STRICT:
                 raise

@@ -13,23 +13,62 @@ transaction is validated at once (strict mode raises in the view) but
 stored when the response is done, together with the PAGE_VIEW, in one
 INSERT. An event recorded inside ``transaction.atomic()`` is stored at once,
 in that transaction, so it commits or rolls back with the caller's work.
+Under ``ATOMIC_REQUESTS`` the view's own request transaction is the
+exception: events recorded directly in it are kept until it commits, then
+stored with the response after the PAGE_VIEW (dropped if it rolls back), so
+the page view still reaches Dengage first.
 
-Database work happens in these methods: from an async view call them through
-``asgiref.sync.sync_to_async``, or use :meth:`Tracker.atrack`.
+Each helper has an ``a``-prefixed coroutine form for async views
+(``await request.dengage.abasket_add(...)``). In the async stack the
+middleware does the request's blocking reads (policy, session, user) before
+the view runs, so the sync helpers work there too; one that would still
+need the database on the event loop fails with a message naming its async
+form (raised in strict mode, logged otherwise) instead of a 500.
+
+An empty basket is not an error: checkout steps without products record
+nothing.
 """
 
+import functools
+import logging
 from functools import cached_property
 
 from asgiref.sync import sync_to_async
-from django.db import connections
+from django.core.exceptions import SynchronousOnlyOperation
+from django.db import connections, transaction
 from django.utils import translation
 
 from . import adapters, outbox
+from .conf import dengage_settings
 from .device import device_for
-from .exceptions import DengageValidationError
+from .exceptions import DengageError, DengageValidationError
 from .identity import Identity
 from .policy import untracked_reason
 from .recording import default_fields, merge_fields, prepare, reject, request_fields, store
+
+logger = logging.getLogger(__name__)
+
+
+def _not_on_the_event_loop(method):
+    """A helper that needs the database on an event loop says what to call
+    instead (raised in strict mode, logged otherwise), never a bare
+    ``SynchronousOnlyOperation``."""
+
+    @functools.wraps(method)
+    def helper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except SynchronousOnlyOperation as exc:
+            message = (
+                f"request.dengage.{method.__name__}() needs the database and was called "
+                f"from async code: use `await request.dengage.a{method.__name__}(...)`"
+            )
+            if dengage_settings.STRICT:
+                raise DengageError(message) from exc
+            logger.error("%s; the event was not recorded", message)
+            return None
+
+    return helper
 
 
 class Tracker:
@@ -42,6 +81,7 @@ class Tracker:
         # Transactions already open when the request began (a test case's,
         # say) are not the view's: only deeper ones make an event immediate.
         self._base_depth = self._depth()
+        self._awaiting_commit = []
         self.identity = Identity(request)
         self.category = None
         self.sub_category = None
@@ -88,6 +128,23 @@ class Tracker:
 
     # -- recording ------------------------------------------------------------
 
+    def preload(self):
+        """Do this request's blocking reads now (the async middleware calls
+        this before the view, off the event loop)."""
+        # The helpers' database work runs in this thread, not the loop's:
+        # the transactions open here are the ones that were open before.
+        self._base_depth = self._depth()
+        if self.untracked_reason is not None:
+            return
+        self.device  # noqa: B018 - cached
+        session = getattr(self.request, "session", None)
+        if session is not None:
+            session.keys()  # loads the session
+        user = getattr(self.request, "user", None)
+        if user is not None and user.is_authenticated:
+            self.identity.resolve()  # may read the user's link
+
+    @_not_on_the_event_loop
     def track(self, name, **wire_fields):
         """Record any event, the common parameters filled in."""
         return self._record(name, wire_fields)
@@ -102,25 +159,78 @@ class Tracker:
     def _depth():
         return len(connections[outbox.db_alias()].atomic_blocks)
 
+    def _in_request_transaction(self, depth):
+        """Whether the innermost transaction is ``ATOMIC_REQUESTS``' own
+        (one level in, when the request began outside any transaction)."""
+        if not (self.deferred and self._base_depth == 0 and depth == 1):
+            return False
+        return bool(connections[outbox.db_alias()].settings_dict.get("ATOMIC_REQUESTS"))
+
     def _keep(self, event, *, first=False):
         """Store ``event`` now, or with the response (see module docstring)."""
-        if self.deferred and self._depth() <= self._base_depth:
+        depth = self._depth()
+        if self.deferred and depth <= self._base_depth:
             self._pending.insert(0 if first else len(self._pending), event)
+        elif self._in_request_transaction(depth):
+            if not self._awaiting_commit:
+                transaction.on_commit(self._committed, using=outbox.db_alias())
+            self._awaiting_commit.append(event)
         elif not store([event]):
             return None
         self.events.append(event)
         return event
 
+    def _committed(self):
+        self._pending.extend(self._awaiting_commit)
+        self._awaiting_commit = []
+
     def flush(self):
-        """Store the deferred events in one INSERT (the middleware calls this)."""
+        """Store the deferred events in one INSERT (the middleware calls
+        this); if that fails, each on its own, so one bad row loses only
+        itself."""
         events, self._pending = self._pending, []
-        if events:
-            store(events)
+        if events and not store(events) and len(events) > 1:
+            for event in events:
+                store([event])
         return events
+
+    # -- async forms ----------------------------------------------------------
 
     async def atrack(self, name, **wire_fields):
         """:meth:`track` for async views."""
         return await sync_to_async(self.track)(name, **wire_fields)
+
+    async def aproduct_view(self, product=None, **fields):
+        """:meth:`product_view` for async views."""
+        return await sync_to_async(self.product_view)(product, **fields)
+
+    async def abasket_add(self, product_id, **fields):
+        """:meth:`basket_add` for async views."""
+        return await sync_to_async(self.basket_add)(product_id, **fields)
+
+    async def abasket_remove(self, product_id, **fields):
+        """:meth:`basket_remove` for async views."""
+        return await sync_to_async(self.basket_remove)(product_id, **fields)
+
+    async def acheckout(self, step, **fields):
+        """:meth:`checkout` for async views."""
+        return await sync_to_async(self.checkout)(step, **fields)
+
+    async def acheckout_basket(self, step, basket, **fields):
+        """:meth:`checkout_basket` for async views."""
+        return await sync_to_async(self.checkout_basket)(step, basket, **fields)
+
+    async def auser_operation(self, step, **fields):
+        """:meth:`user_operation` for async views."""
+        return await sync_to_async(self.user_operation)(step, **fields)
+
+    async def acustom_event(self, type, params=None):
+        """:meth:`custom_event` for async views."""
+        return await sync_to_async(self.custom_event)(type, params)
+
+    async def apage(self, category=None, sub_category=None):
+        """:meth:`page` for async views (it does no I/O; here for symmetry)."""
+        self.page(category, sub_category)
 
     def _adapted(self, name, raw, build):
         """Fields from ``build()``, or the rejection of an unreadable ``raw``."""
@@ -150,6 +260,7 @@ class Tracker:
         self.page_view = self._record("PAGE_VIEW", fields, first=True)
         return self.page_view
 
+    @_not_on_the_event_loop
     def product_view(self, product=None, **fields):
         """PRODUCT_VIEW of ``product`` (a mapping or ``to_dengage()`` object)
         and/or fields; the same product twice in one request counts once."""
@@ -175,6 +286,7 @@ class Tracker:
             return fields
         return {**fields, "basket_id": f"basket_{self.user_id}"}
 
+    @_not_on_the_event_loop
     def basket_add(self, product_id, *, price=None, quantity=1, currency=None, **fields):
         if not self.active:
             return None
@@ -188,6 +300,7 @@ class Tracker:
             **self._basket_id(fields),
         )
 
+    @_not_on_the_event_loop
     def basket_remove(self, product_id, *, quantity=1, **fields):
         if not self.active:
             return None
@@ -199,6 +312,7 @@ class Tracker:
             **self._basket_id(fields),
         )
 
+    @_not_on_the_event_loop
     def checkout(self, step, *, total_price, products, currency=None, **fields):
         """CHECKOUT ``step`` with ``products`` (mappings or ``to_dengage()``
         objects; only productId, price, currency and quantity are kept)."""
@@ -211,6 +325,8 @@ class Tracker:
         )
         if items is None:
             return rejected
+        if not items:
+            return None  # an empty basket: nothing to report
         return self.track(
             "CHECKOUT",
             step=step,
@@ -220,6 +336,7 @@ class Tracker:
             **self._basket_id(fields),
         )
 
+    @_not_on_the_event_loop
     def checkout_basket(self, step, basket, **fields):
         """CHECKOUT ``step`` of a whole basket (see :mod:`.adapters`)."""
         if not self.active:
@@ -227,11 +344,15 @@ class Tracker:
         data, rejected = self._adapted("CHECKOUT", basket, lambda: adapters.basket_fields(basket))
         if data is None:
             return rejected
+        if not data["products"]:
+            return None  # an empty basket: nothing to report
         data.update(fields)
         return self.checkout(step, **data)
 
+    @_not_on_the_event_loop
     def user_operation(self, step, **fields):
         return self.track("USER_OPERATIONS", step=step, **fields)
 
+    @_not_on_the_event_loop
     def custom_event(self, type, params=None):
         return self.track("CUSTOM_EVENT", type=type, params=params)
