@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
 from dengage_django import identity
@@ -139,6 +140,7 @@ def test_bad_session_value_is_replaced():
     request.session = {SESSION_KEY: "<bad>", SESSION_SEEN_KEY: "yesterday"}
     ids = Identity(request).resolve()
     assert is_valid_id(ids.session_id) and ids.new_session
+    ids.write_back(HttpResponse())
     assert request.session[SESSION_KEY] == ids.session_id
 
 

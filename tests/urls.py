@@ -22,4 +22,12 @@ urlpatterns = [
     path("logout/", views.sign_out),
     path("signup/", views.sign_up),
     path("profile/", views.profile),
+    path("staff/customers/<int:pk>/", views.staff_edit_customer),
+    path("staff/customers/new/", views.staff_create_customer),
+    path("webhooks/payment/", views.payment_webhook),
+    path("broken/", views.broken_category),
+    path("basket/empty/", views.empty_basket),
+    path("async/basket-sync/", views.async_basket_sync_helper),
+    path("async/basket/", views.async_basket),
+    path("fail/", views.record_then_fail),
 ]

@@ -1,5 +1,6 @@
 """A tiny shop for the visitor-tracking tests."""
 
+import json
 from decimal import Decimal
 
 from django.contrib.auth import authenticate, get_user_model, login, logout
@@ -7,6 +8,9 @@ from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.template.response import TemplateResponse
+from django.views.decorators.csrf import csrf_exempt
+
+import dengage_django
 
 
 class Product:
@@ -143,3 +147,69 @@ def profile(request):
     request.user.email = request.POST["email"]
     request.user.save()
     return HttpResponseRedirect("/profile/")
+
+
+# --- Views for the identity rules (tests/identity/) --------------------------
+
+
+def staff_edit_customer(request, pk):
+    """A back-office page outside /admin/: staff edit a customer."""
+    customer = get_user_model().objects.get(pk=pk)
+    customer.email = request.POST["email"]
+    customer.first_name = request.POST.get("first_name", customer.first_name)
+    customer.save()
+    return HttpResponse("<p>saved</p>")
+
+
+def staff_create_customer(request):
+    get_user_model().objects.create_user(
+        username=request.POST["username"], email=request.POST["email"], password="pw"
+    )
+    return HttpResponse("<p>created</p>")
+
+
+@csrf_exempt
+def payment_webhook(request):
+    """What a payment provider calls: no cookies, not a browser."""
+    data = json.loads(request.body)
+    customer = get_user_model().objects.get(pk=data["customer"])
+    dengage_django.track(
+        "CHECKOUT",
+        user=customer,
+        step="purchase",
+        total_price=Decimal("349.99"),
+        product_list=[{"product_id": "P1", "price": Decimal("349.99"), "quantity": 1}],
+        order_no=data["order"],
+        currency="EUR",
+    )
+    return JsonResponse({"ok": True})
+
+
+def broken_category(request):
+    """A category from a feed holding half an emoji, and a basket add."""
+    request.dengage.basket_add("P1", price=Decimal("10"))
+    request.dengage.page(category=request.GET.get("c", "Shoes \ud83d"))
+    return HttpResponse("<p>shoes</p>")
+
+
+def empty_basket(request):
+    basket = {"total_price": 0, "currency": "EUR", "products": []}
+    return render(request, "checkout.html", {"step": "basket", "basket": basket})
+
+
+async def async_basket_sync_helper(request):
+    request.dengage.basket_add("P1", price=Decimal("10"))
+    return HttpResponse("<p>added</p>")
+
+
+async def async_basket(request):
+    await request.dengage.abasket_add("P1", price=Decimal("10"))
+    await request.dengage.aproduct_view(PRODUCTS[1])
+    await request.dengage.acheckout_basket("basket", BASKET)
+    await request.dengage.acustom_event("seen", {"where": "async"})
+    return HttpResponse("<p>added</p>")
+
+
+def record_then_fail(request):
+    request.dengage.product_view(PRODUCTS[1])
+    raise RuntimeError("the view failed after recording")
