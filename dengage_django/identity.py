@@ -238,7 +238,7 @@ class Identity:
         self.user_id, self.session_id = new_ids(2)
         self.new_user = self.new_session = True
 
-    def _session(self):
+    def django_session(self):
         """The visitor's Django session, if they already have one.
 
         A visitor without a session cookie keeps the sessionId in our own
@@ -265,7 +265,7 @@ class Identity:
 
     def _stored_session_id(self):
         """(session id, still fresh?) from the Django session or the cookie."""
-        session = self._session()
+        session = self.django_session()
         if session is None:
             session_id = self._cookie_session_id()
             return session_id, session_id is not None
@@ -283,7 +283,7 @@ class Identity:
         return session_id, fresh
 
     def _remember_session(self):
-        session = self._session()
+        session = self.django_session()
         if session is None:
             return
         now = int(time.time())
@@ -316,7 +316,7 @@ class Identity:
                 **common,
             )
             patch_cache_control(response, private=True)
-        if self._session() is None:
+        if self.django_session() is None:
             # Sliding expiry: the cookie dies after the inactivity timeout.
             response.set_cookie(
                 dengage_settings.SESSION_COOKIE_NAME,

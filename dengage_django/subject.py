@@ -28,7 +28,7 @@ from django.utils.module_loading import import_string
 
 from .conf import dengage_settings
 from .context import current_tracker
-from .identity import SEEN_GRANULARITY, is_valid_id, linked_user_id, new_ids
+from .identity import SEEN_GRANULARITY, is_valid_id, link, linked_user_id, new_ids
 from .policy import NO_CONSENT
 from .recording import default_fields, merge_fields, record
 
@@ -125,8 +125,10 @@ def remember_request_consent(tracker):
     reason = tracker.untracked_reason
     if reason not in (None, NO_CONSENT):
         return  # a bot, an excluded path, a webhook: no decision about the user
-    session = getattr(tracker.request, "session", None)
-    if session is None or tracker.identity._session() is None:
+    if reason is None and not tracker.identity.resolved:
+        return  # ids unused: the session may not even be loaded
+    session = tracker.identity.django_session()
+    if session is None:
         return
     from django.contrib.auth import SESSION_KEY as AUTH_USER_KEY
 
@@ -147,19 +149,25 @@ def subject_ids(user):
     from their browser: the linked userId and the user's own session."""
     if not _linkable(user):
         return {"userId": new_ids(1)[0], "sessionId": new_ids(1)[0]}
-    user_id = linked_user_id(user)
-    row = _identity(user).values("session_id", "session_seen_at").first() or {}
+    row = _identity(user).values("dengage_user_id", "session_id", "session_seen_at").first()
+    row = row or {}
+    user_id = row.get("dengage_user_id")
+    if not is_valid_id(user_id):
+        user_id = link(user, new_ids(1)[0])
     now = timezone.now()
     seen = row.get("session_seen_at")
-    timeout = datetime.timedelta(seconds=dengage_settings.SESSION_TIMEOUT)
     session_id = row.get("session_id")
-    if is_valid_id(session_id) and seen is not None and now - seen <= timeout:
+    if is_valid_id(session_id) and seen is not None and now - seen <= _timeout():
         if now - seen >= datetime.timedelta(seconds=SEEN_GRANULARITY):
             _identity(user).update(session_seen_at=now)
     else:
         session_id = new_ids(1)[0]
         _identity(user).update(session_id=session_id, session_seen_at=now)
     return {"userId": user_id, "sessionId": session_id}
+
+
+def _timeout():
+    return datetime.timedelta(seconds=dengage_settings.SESSION_TIMEOUT)
 
 
 def record_about(name, user, fields, *, request=None):
