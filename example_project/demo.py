@@ -3,14 +3,22 @@
 1. a fresh SQLite database, migrated and seeded with products;
 2. the fake Dengage data center (``dengage_django.testing``) on 127.0.0.1;
 3. the shop, served over real HTTP on 127.0.0.1;
-4. scripted visitors (a phone, a tablet, a desktop and a crawler) browse,
-   fill baskets, check out (one card declined), sign up, log in, change
-   their profile and log out;
+4. scripted visitors (a phone, a tablet, a desktop, a staff member's Mac
+   and a crawler) browse, fill baskets, check out (one card declined), sign
+   up, log in, change their profile and log out; the payment provider
+   confirms the desktop customer's card payment by calling the shop's
+   webhook (twice, as providers do), and the staff member changes the
+   tablet customer's e-mail on the shop's staff page;
 5. ``send_dengage_outbox`` drains the outbox;
-6. what the data center received, as a table per visitor.
+6. what the data center received, as a table per visitor: a row's
+   ``account`` is the customer whose browser had that userId when they
+   signed up or logged in, and events recorded away from the visitor's
+   browser (the webhook's purchase, the staff edit) are marked;
+7. checks that those land under the customer's userId, never the staff
+   member's, and that the webhook set no cookie.
 
-Exits non-zero if any of the six event types is missing. Nothing leaves
-the machine: the shop talks to the fake data center only.
+Exits non-zero if any of the six event types is missing or a check fails.
+Nothing leaves the machine: the shop talks to the fake data center only.
 """
 
 import os
@@ -38,7 +46,12 @@ DESKTOP = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
     "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 )
+MAC = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Safari/605.1.15"
+)
 CRAWLER = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+PASSWORD = "a-demo-pass-123"
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -72,6 +85,8 @@ class Visitor:
         #: Every userId cookie this browser held (it changes when a known
         #: customer logs in on this device).
         self.user_ids = set()
+        #: userId cookie -> the customer who signed up or logged in with it.
+        self.accounts = {}
 
     def _seen(self, response):
         response.raise_for_status()
@@ -92,13 +107,41 @@ class Visitor:
         )
         return self._seen(response)
 
+    @property
+    def user_id(self):
+        return self.session.cookies.get("dengage_uid")
 
-def journeys(base_url, products):
+    def signed_in(self, username):
+        """Note that ``username`` just signed up or logged in on this browser."""
+        self.accounts[self.user_id] = username
+
+
+def pay(base_url, order_id):
+    """The payment provider's webhook call: not a browser, no cookies."""
+    import requests
+
+    from example_project.store.payments import provider_call
+
+    body, headers = provider_call(order_id)
+    return requests.post(base_url + "/webhooks/payment/", data=body, headers=headers, timeout=10)
+
+
+def already_paid(response):
+    """Whether the webhook answered that the order was already paid."""
+    try:
+        return response.json().get("already_paid") is True
+    except ValueError:
+        return False
+
+
+def journeys(base_url, products, facts):
     """Play the visitors; returns them (their cookies name their userIds).
 
     ``requests`` follows redirects as a browser does: a POST that redirects
-    to a page also views that page.
+    to a page also views that page. What the checks need goes in ``facts``.
     """
+    from django.contrib.auth import get_user_model
+
     first, second, third = products[:3]
     phone = Visitor("phone (iPhone)", PHONE, base_url)
     phone.get("/")
@@ -124,9 +167,10 @@ def journeys(base_url, products):
         "/accounts/signup/",
         username="deniz",
         email="deniz@example.com",
-        password1="a-demo-pass-123",
-        password2="a-demo-pass-123",
+        password1=PASSWORD,
+        password2=PASSWORD,
     )
+    tablet.signed_in("deniz")
     tablet.get(f"/product/{third.slug}/")
     tablet.post("/wishlist/add/", product_id=third.sku)
     tablet.post(
@@ -136,7 +180,8 @@ def journeys(base_url, products):
 
     desktop = Visitor("desktop (Windows)", DESKTOP, base_url)
     desktop.get("/")
-    desktop.post("/accounts/login/", username="ayse", password="a-demo-pass-123")
+    desktop.post("/accounts/login/", username="ayse", password=PASSWORD)
+    desktop.signed_in("ayse")
     desktop.get(f"/product/{third.slug}/")
     desktop.post("/basket/add/", product_id=third.sku, quantity="1", **size(third))
     desktop.get("/checkout/customer/")
@@ -146,13 +191,32 @@ def journeys(base_url, products):
         email="ayse@example.com",
         address="Kızılay, Ankara",
     )
-    desktop.post("/checkout/payment/", payment_type="paypal", card_number="")
+    # A signed-in customer's card: the order awaits the payment provider,
+    # which then calls the webhook (twice: providers retry).
+    done = desktop.post(
+        "/checkout/payment/", payment_type="credit_card", card_number="4242424242424242"
+    )
+    facts["order"] = int(re.search(r"/checkout/done/(\d+)/", done.url).group(1))
+    facts["webhook"] = [pay(base_url, facts["order"]) for _ in range(2)]
     desktop.post("/accounts/logout/")
+
+    # A staff member corrects deniz's e-mail on the shop's staff page.
+    staff = Visitor("staff (Mac)", MAC, base_url)
+    staff.get("/")
+    staff.post("/accounts/login/", username="mehmet", password=PASSWORD)
+    staff.signed_in("mehmet")
+    staff.get("/staff/customers/")
+    deniz = get_user_model().objects.get(username="deniz")
+    edit = f"/staff/customers/{deniz.pk}/edit/"
+    staff.get(edit)
+    facts["staff email"] = "deniz@kaya.example.com"
+    staff.post(edit, first_name="Deniz", last_name="Kaya", email=facts["staff email"])
+    staff.post("/accounts/logout/")
 
     crawler = Visitor("crawler (Googlebot)", CRAWLER, base_url)
     for path in ("/", f"/product/{first.slug}/", f"/category/{first.category.slug}/"):
         crawler.get(path)
-    return [phone, tablet, desktop, crawler]
+    return [phone, tablet, desktop, staff, crawler]
 
 
 def size(product):
@@ -180,15 +244,43 @@ def key_fields(event):
     return ""
 
 
-def print_table(events, visitors):
-    owner = {}
+def is_webhook_purchase(event, facts):
+    return (
+        event["name"] == "CHECKOUT"
+        and event.get("step") == "purchase"
+        and event.get("orderNo") == str(facts.get("order"))
+    )
+
+
+def is_staff_update(event, facts):
+    return (
+        event["name"] == "USER_OPERATIONS"
+        and event.get("step") == "update"
+        and event.get("email") == facts.get("staff email")
+    )
+
+
+def note(event, facts):
+    """Where an event recorded away from the visitor's browser came from."""
+    if is_webhook_purchase(event, facts):
+        return "<- payment webhook (server-side)"
+    if is_staff_update(event, facts):
+        return "<- staff edit by mehmet (server-side)"
+    if "device" not in event:
+        return "<- outside a request (demo setup)"
+    return ""
+
+
+def print_table(events, visitors, facts):
+    owner, accounts = {}, {}
     for visitor in visitors:
         for user_id in visitor.user_ids:
             owner[user_id] = visitor.name
+        accounts.update(visitor.accounts)
     groups = defaultdict(list)
     for event in events:
         groups[owner.get(event["userId"], "outside a request")].append(event)
-    width = {"event": 17, "device": 7, "user": 14}
+    width = {"event": 17, "device": 7, "user": 14, "account": 7}
     for name in [v.name for v in visitors] + ["outside a request"]:
         rows = groups.get(name, [])
         print(f"\n== {name}: {len(rows)} events")
@@ -196,16 +288,64 @@ def print_table(events, visitors):
             continue
         print(
             f"  {'event':<{width['event']}} {'device':<{width['device']}} "
-            f"{'userId':<{width['user']}} key fields"
+            f"{'userId':<{width['user']}} {'account':<{width['account']}} key fields"
         )
         for event in rows:
             user_id = event["userId"]
             short = user_id if len(user_id) <= width["user"] else user_id[:11] + "..."
             device = event.get("device", "-")
+            account = accounts.get(user_id, "-")
+            fields = " ".join(filter(None, [key_fields(event), note(event, facts)]))
             print(
                 f"  {event['name']:<{width['event']}} {device:<{width['device']}} "
-                f"{short:<{width['user']}} {key_fields(event)}"
+                f"{short:<{width['user']}} {account:<{width['account']}} {fields}"
             )
+
+
+def browser_sessions(events, user_id):
+    """The sessionIds of ``user_id``'s events recorded in their browser."""
+    return {e["sessionId"] for e in events if e["userId"] == user_id and "device" in e}
+
+
+def checks(events, visitors, facts):
+    """``(passed, description)`` of what this demo is about."""
+    by_name = {visitor.name.split()[0]: visitor for visitor in visitors}
+    ayse = {uid for uid, name in by_name["desktop"].accounts.items() if name == "ayse"}
+    deniz = {uid for uid, name in by_name["tablet"].accounts.items() if name == "deniz"}
+    first, again = facts["webhook"]
+    cookies = [r.headers.get("Set-Cookie") for r in facts["webhook"] if "Set-Cookie" in r.headers]
+    purchases = [e for e in events if is_webhook_purchase(e, facts)]
+    updates = [e for e in events if is_staff_update(e, facts)]
+    staff_ids = by_name["staff"].user_ids
+    results = [
+        (
+            first.status_code == again.status_code == 200 and already_paid(again) and not cookies,
+            "payment webhook answered 200, then 200 (already paid), and set no cookie "
+            f"(got {first.status_code}, {again.status_code}, cookies: {cookies or 'none'})",
+        ),
+        (
+            len(purchases) == 1,
+            f"the webhook's purchase of order {facts['order']} was recorded once "
+            f"({len(purchases)} received)",
+        ),
+        (
+            len(purchases) == 1
+            and purchases[0]["userId"] in ayse
+            and purchases[0]["sessionId"] not in browser_sessions(events, purchases[0]["userId"]),
+            "it is under ayse's userId (the desktop's at her login), in a session of its own",
+        ),
+        (
+            len(updates) == 1,
+            f"the staff edit's update was recorded once ({len(updates)} received)",
+        ),
+        (
+            len(updates) == 1
+            and updates[0]["userId"] in deniz
+            and updates[0]["userId"] not in staff_ids,
+            "it is under deniz's userId (the tablet's at sign-up), not the staff member's",
+        ),
+    ]
+    return results
 
 
 def main():
@@ -229,6 +369,11 @@ def main():
     import django
 
     django.setup()
+    from django.conf import settings
+
+    # The demo's passwords guard nothing: a fast hasher keeps it quick (set
+    # before any password is hashed, so before Django caches the hashers).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.core.wsgi import get_wsgi_application
@@ -238,30 +383,46 @@ def main():
     print(f"Fake Dengage data center: {fake.url}")
     call_command("migrate", verbosity=0)
     call_command("seed_shop", verbosity=0)
-    # A customer who registered long ago (created outside any request).
-    get_user_model().objects.create_user(
-        "ayse", "ayse@example.com", "a-demo-pass-123", first_name="Ayşe", last_name="Yılmaz"
-    )
+    # A customer who registered long ago and a member of staff (created
+    # outside any request).
+    users = get_user_model().objects
+    users.create_user("ayse", "ayse@example.com", PASSWORD, first_name="Ayşe", last_name="Yılmaz")
+    users.create_user("mehmet", "mehmet@example.com", PASSWORD, is_staff=True)
     server, base_url = serve(get_wsgi_application())
     print(f"Example shop:             {base_url}")
     products = list(Product.objects.select_related("category").filter(stock__gt=0)[:3])
-    visitors = journeys(base_url, products)
+    facts = {}
+    visitors = journeys(base_url, products, facts)
     server.shutdown()
+    for number, response in enumerate(facts["webhook"], 1):
+        print(
+            f"Payment provider, call {number}: POST /webhooks/payment/ (order {facts['order']}, "
+            f"no cookies) -> {response.status_code} {response.text}"
+        )
 
     print("\n$ manage.py send_dengage_outbox")
     call_command("send_dengage_outbox", "--no-progress")
     events = fake.events
     fake.stop()
-    print_table(events, visitors)
+    print_table(events, visitors, facts)
 
     counts = Counter(event["name"] for event in events)
     print("\nReceived: " + ", ".join(f"{name} {counts[name]}" for name in EVENT_NAMES))
+    results = checks(events, visitors, facts)
+    print("Checks:")
+    for passed, description in results:
+        print(f"  {'ok  ' if passed else 'FAIL'} {description}")
     print(f"Demo finished in {time.monotonic() - started:.1f} s.")
+    status = 0
     missing = [name for name in EVENT_NAMES if not counts[name]]
     if missing:
         print(f"MISSING event types: {', '.join(missing)}", file=sys.stderr)
-        return 1
-    return 0
+        status = 1
+    failed = [description for passed, description in results if not passed]
+    if failed:
+        print("FAILED checks: " + "; ".join(failed), file=sys.stderr)
+        status = 1
+    return status
 
 
 if __name__ == "__main__":

@@ -3,10 +3,11 @@
 ``DATABASE_URL`` (default: SQLite in this folder), ``DEBUG``,
 ``ALLOWED_HOSTS``, ``SECRET_KEY`` and the Dengage settings
 (``DENGAGE_API_KEY``, ``DENGAGE_DATA_CENTER_URL``, ``DENGAGE_ORIGIN``,
-``DENGAGE_STRICT``, ``DENGAGE_ID_SOURCE``). Without ``DENGAGE_API_KEY`` and
-``DENGAGE_DATA_CENTER_URL`` it points at a FakeDengageServer on
-127.0.0.1:8765 (``python -m dengage_django.testing``), so nothing leaves the
-machine.
+``DENGAGE_STRICT``, ``DENGAGE_ID_SOURCE``), and ``PAYMENT_WEBHOOK_SECRET``
+(shared with the payment provider, which signs its webhook calls).
+Without ``DENGAGE_API_KEY`` and ``DENGAGE_DATA_CENTER_URL`` it points at a
+FakeDengageServer on 127.0.0.1:8765 (``python -m dengage_django.testing``),
+so nothing leaves the machine.
 """
 
 from pathlib import Path
@@ -76,3 +77,7 @@ DENGAGE_STRICT = env.bool("DENGAGE_STRICT", default=DEBUG)
 # "dengage": new visitor ids come from the (fake) data center's /get/key;
 # "local": made up here, no call at all.
 DENGAGE_ID_SOURCE = env("DENGAGE_ID_SOURCE", default="dengage")
+
+# Shared with the (pretend) payment provider: it signs each webhook call's
+# body with it (HMAC-SHA256, see ``store/payments.py``). Set a real one.
+PAYMENT_WEBHOOK_SECRET = env("PAYMENT_WEBHOOK_SECRET", default="example-shop-webhook-secret")

@@ -96,10 +96,12 @@ class Product(models.Model):
 
 class Order(models.Model):
     NEW = "new"
+    AWAITING_PAYMENT = "awaiting_payment"
     PAID = "paid"
-    STATUSES = [(NEW, "New"), (PAID, "Paid")]
+    STATUSES = [(NEW, "New"), (AWAITING_PAYMENT, "Awaiting payment"), (PAID, "Paid")]
+    CARD = "credit_card"
     PAYMENT_TYPES = [
-        ("credit_card", "Credit card"),
+        (CARD, "Credit card"),
         ("paypal", "PayPal"),
         ("cash_on_delivery", "Cash on delivery"),
     ]

@@ -20,4 +20,11 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/profile/", views.profile, name="profile"),
+    path("staff/customers/", views.staff_customers, name="staff_customers"),
+    path(
+        "staff/customers/<int:user_id>/edit/",
+        views.staff_customer_edit,
+        name="staff_customer_edit",
+    ),
+    path("webhooks/payment/", views.payment_webhook, name="payment_webhook"),
 ]

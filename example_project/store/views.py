@@ -1,14 +1,21 @@
+import json
+
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+import dengage_django
+
+from . import payments, tracking
 from .basket import CURRENCY, Basket
 from .forms import CustomerForm, PaymentForm, ProfileForm, SignupForm
 from .models import Category, Order, OrderLine, Product
@@ -166,10 +173,21 @@ def _place_order(request, basket, customer, payment):
     Marking the order "paid" makes the registry record the purchase in this
     transaction (see ``tracking.order_events``): a declined card rolls back
     the order and the event together.
+
+    A signed-in customer's card is charged by the payment provider, which
+    confirms later by calling ``payment_webhook``: the order waits "awaiting
+    payment" and the webhook reports the purchase, about ``order.customer``
+    (it arrives without the visitor's cookies, so the customer is how it
+    knows whose purchase it is). A guest has no account to report it about
+    (this shop does not keep visitors' Dengage ids on orders), so a guest's
+    card is charged here, like PayPal and cash on delivery, and the purchase
+    carries the guest's browser ids. A declined card is refused here either
+    way, recording nothing.
     """
+    user = request.user if request.user.is_authenticated else None
     with transaction.atomic():
         order = Order.objects.create(
-            customer=request.user if request.user.is_authenticated else None,
+            customer=user,
             email=customer["email"],
             full_name=customer["full_name"],
             address=customer["address"],
@@ -186,7 +204,10 @@ def _place_order(request, basket, customer, payment):
             )
         if payment["card_number"] == DECLINED_CARD:
             raise PaymentDeclined
-        order.status = Order.PAID
+        if payment["payment_type"] == Order.CARD and user is not None:
+            order.status = Order.AWAITING_PAYMENT
+        else:
+            order.status = Order.PAID
         order.save()
     return order
 
@@ -236,3 +257,77 @@ def wishlist_add(request):
     request.dengage.custom_event("wishlist_add", {"product_id": product.sku})
     messages.success(request, f"{product.name} was added to your wishlist.")
     return redirect(product)
+
+
+# -- payment webhook -----------------------------------------------------------
+
+
+@csrf_exempt
+@require_POST
+def payment_webhook(request):
+    """The payment provider confirms a card payment (see ``payments.py``).
+
+    403 when the signature is wrong, 400 when the body is not the JSON
+    expected, 404 for an unknown order, 409 for an order not awaiting
+    payment; 200 otherwise, and again (recording nothing) for an order
+    already paid: providers deliver a call more than once. Other event
+    types are acknowledged and ignored.
+    """
+    body = request.body
+    if not payments.is_signed(body, request.headers.get(payments.SIGNATURE_HEADER)):
+        return JsonResponse({"error": "bad signature"}, status=403)
+    try:
+        data = json.loads(body)
+        event_type, order_id = data["type"], data["order"]
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse({"error": "expected JSON with type and order"}, status=400)
+    if not isinstance(order_id, int) or isinstance(order_id, bool):
+        return JsonResponse({"error": "order must be an order number"}, status=400)
+    if event_type != payments.PAYMENT_SUCCEEDED:
+        return JsonResponse({"ignored": str(event_type)[:100]})
+    order = Order.objects.select_related("customer").filter(pk=order_id).first()
+    if order is None:
+        return JsonResponse({"error": f"no order {order_id}"}, status=404)
+    with transaction.atomic():
+        # Only one delivery of the call turns the order paid (a conditional
+        # UPDATE), and an UPDATE runs no post_save: ``tracking.order_events``
+        # does not report this purchase too. The event is stored in this
+        # transaction, so it is kept only if the order is marked paid.
+        paid_now = Order.objects.filter(pk=order.pk, status=Order.AWAITING_PAYMENT).update(
+            status=Order.PAID
+        )
+        if paid_now:
+            dengage_django.track("CHECKOUT", user=order.customer, **tracking.purchase(order))
+    if not paid_now:
+        order.refresh_from_db(fields=["status"])
+        if order.status != Order.PAID:
+            return JsonResponse({"error": f"order {order.pk} is not awaiting payment"}, status=409)
+    return JsonResponse({"order": order.pk, "status": Order.PAID, "already_paid": not paid_now})
+
+
+# -- staff pages ---------------------------------------------------------------
+# Ordinary shop pages for the shop's staff (``is_staff``), outside /admin/:
+# tracked like any page, the staff member being the visitor. Saving a
+# customer there sends that customer's USER_OPERATIONS update (the app's
+# receivers), filed under the customer's ids, not the staff member's.
+
+staff_only = staff_member_required(login_url="store:login")
+
+
+@staff_only
+@require_GET
+def staff_customers(request):
+    customers = get_user_model().objects.filter(is_staff=False).order_by("username")
+    return render(request, "store/staff_customers.html", {"customers": customers})
+
+
+@staff_only
+@require_http_methods(["GET", "POST"])
+def staff_customer_edit(request, user_id):
+    customer = get_object_or_404(get_user_model(), pk=user_id, is_staff=False)
+    form = ProfileForm(request.POST or None, instance=customer)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"{customer.get_username()}'s details were saved.")
+        return redirect("store:staff_customers")
+    return render(request, "store/staff_customer_edit.html", {"form": form, "customer": customer})
