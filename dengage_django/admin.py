@@ -17,7 +17,7 @@ import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Min, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
@@ -69,8 +69,7 @@ class OutboxSummary:
     def oldest_pending(self):
         """``created_at`` of the oldest ``pending`` event, due or not (as in
         ``dengage_status``): one ``MIN`` served by the ``(status, created_at)`` index."""
-        rows = OutboxEvent.objects.using(outbox.db_alias()).filter(status=Status.PENDING)
-        return rows.aggregate(oldest=Min("created_at"))["oldest"]
+        return outbox.events().oldest_pending()
 
     @property
     def lag(self):
@@ -201,10 +200,8 @@ class OutboxEventAdmin(admin.ModelAdmin):
     def send_now(self, request, queryset):
         """Make pending events due now. Expired leases are due already; live
         leases (a worker is sending) and dead events are left alone."""
-        now = timezone.now()
         selected = queryset.count()
-        queryset.filter(status=Status.PENDING, next_attempt_at__gt=now).update(next_attempt_at=now)
-        due = queryset.filter(status__in=outbox.CLAIMABLE, next_attempt_at__lte=now).count()
+        due = outbox.make_due(queryset)
         self._report(
             request, due, selected, "due now", "sent, dead, invalid, or in flight under a lease"
         )
@@ -212,15 +209,11 @@ class OutboxEventAdmin(admin.ModelAdmin):
     @admin.action(permissions=["change"], description="Requeue dead events")
     def requeue_dead(self, request, queryset):
         selected = queryset.count()
-        requeued = queryset.filter(status=Status.DEAD).update(
-            status=Status.PENDING, attempts=0, next_attempt_at=timezone.now(), lease_owner=""
-        )
+        requeued = outbox.requeue(queryset)
         self._report(request, requeued, selected, "requeued", "not dead")
 
     @admin.action(permissions=["change"], description="Mark pending events dead")
     def mark_dead(self, request, queryset):
         selected = queryset.count()
-        marked = queryset.filter(status=Status.PENDING).update(
-            status=Status.DEAD, last_error=f"marked dead by {request.user.get_username()}"
-        )
+        marked = outbox.kill(queryset, f"marked dead by {request.user.get_username()}")
         self._report(request, marked, selected, "marked dead", "not pending")

@@ -26,13 +26,11 @@ import time
 from dataclasses import dataclass, field
 
 from django import db
-from django.utils import timezone
 
-from . import outbox, signals
+from . import outbox
 from .client import DengageClient, Outcome, describe_configuration
 from .conf import dengage_settings
 from .events import encode_event
-from .models import OutboxEvent
 
 logger = logging.getLogger(__name__)
 
@@ -286,9 +284,7 @@ class Sender:
         answer = self.client.send(b"[" + b",".join(item.body for item in items) + b"]")
         report.requests += 1
         if answer.outcome is Outcome.SUCCESS:
-            sent = outbox.mark_sent(ids, lease.token)
-            report.sent += sent
-            signals.send(signals.batch_sent, Sender, event_ids=ids, count=sent)
+            report.sent += outbox.mark_sent(ids, lease.token, sender=Sender)
         elif answer.outcome is Outcome.CONFIGURATION:
             message = describe_configuration(answer)
             report.configuration_error = message
@@ -297,12 +293,8 @@ class Sender:
         elif answer.outcome is Outcome.BAD_EVENT:
             if len(items) == 1:
                 reason = f"rejected: {answer.reason}"
-                report.dead += outbox.mark_dead(ids, lease.token, reason)
+                report.dead += outbox.mark_dead(ids, lease.token, reason, sender=Sender)
                 logger.warning("event %s rejected by Dengage: %s", ids[0], answer.reason)
-                signals.send(
-                    signals.event_failed, Sender, event_ids=ids, error=reason, retrying=False
-                )
-                signals.send(signals.event_dead, Sender, event_ids=ids, reason=reason)
                 return Outcome.SUCCESS
             middle = len(items) // 2
             halves = [items[:middle], items[middle:]]
@@ -326,14 +318,9 @@ class Sender:
         for item in items:
             by_attempts.setdefault(item.attempts + 1, []).append(item.id)
         for attempt, ids in by_attempts.items():
-            retrying = attempt < self.max_attempts
-            signals.send(
-                signals.event_failed, Sender, event_ids=ids, error=answer.reason, retrying=retrying
-            )
-            if not retrying:
+            if attempt >= self.max_attempts:
                 error = f"gave up after {attempt} attempts: {answer.reason}"
-                report.dead += outbox.mark_dead(ids, token, error)
-                signals.send(signals.event_dead, Sender, event_ids=ids, reason=error)
+                report.dead += outbox.mark_dead(ids, token, error, sender=Sender)
                 continue
             delay = backoff_delay(
                 attempt,
@@ -342,15 +329,16 @@ class Sender:
                 rng=self.rng,
             )
             delay = max(delay, answer.retry_after or 0.0)
-            report.retrying += outbox.mark_retry(ids, token, answer.reason, delay_seconds=delay)
+            report.retrying += outbox.mark_retry(
+                ids, token, answer.reason, delay_seconds=delay, sender=Sender
+            )
 
 
 def preview(limit):
     """Due events, without claiming them (for ``--dry-run``)."""
-    now = timezone.now()
     return list(
-        OutboxEvent.objects.using(outbox.db_alias())
-        .filter(status__in=outbox.CLAIMABLE, next_attempt_at__lte=now)
+        outbox.events()
+        .due()
         .order_by("next_attempt_at", "id")
         .values_list("id", "name", "payload")[:limit]
     )

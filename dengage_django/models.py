@@ -1,6 +1,30 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Min
 from django.utils import timezone
+
+
+class OutboxEventQuerySet(models.QuerySet):
+    """Questions about outbox rows. Changing a row's status is
+    :mod:`dengage_django.outbox`'s job alone (it also sends the signals)."""
+
+    def due(self, now=None):
+        """Rows a worker may claim now: ``pending`` ones whose retry time
+        has come and ``in_flight`` ones whose lease ran out (for both,
+        ``next_attempt_at`` says when)."""
+        return self.filter(
+            status__in=OutboxEvent.CLAIMABLE, next_attempt_at__lte=now or timezone.now()
+        )
+
+    def held_by(self, token, ids=None):
+        """Rows still in flight under lease ``token`` (among ``ids``)."""
+        rows = self.filter(status=OutboxEvent.Status.IN_FLIGHT, lease_owner=token)
+        return rows if ids is None else rows.filter(id__in=list(ids))
+
+    def oldest_pending(self):
+        """``created_at`` of the oldest ``pending`` row, due or not; ``None``
+        when there is none (served by the ``(status, created_at)`` index)."""
+        return self.filter(status=OutboxEvent.Status.PENDING).aggregate(at=Min("created_at"))["at"]
 
 
 class OutboxEvent(models.Model):
@@ -25,6 +49,9 @@ class OutboxEvent(models.Model):
         DEAD = "dead", "dead"
         INVALID = "invalid", "invalid"
 
+    #: Statuses a worker may claim (``in_flight`` once its lease expired).
+    CLAIMABLE = (Status.IN_FLIGHT, Status.PENDING)
+
     name = models.CharField(max_length=32)
     payload = models.JSONField(
         help_text="The event as sent to Dengage (or the raw input, if invalid)."
@@ -39,6 +66,8 @@ class OutboxEvent(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OutboxEventQuerySet.as_manager()
 
     class Meta:
         verbose_name = "outbox event"

@@ -1,12 +1,28 @@
-"""The outbox table's state transitions, in short transactions.
+"""The outbox table's state transitions: the only code that changes an
+event's status, and the one that sends the signals about it.
 
-* :func:`enqueue` writes a row in the caller's transaction: a rolled-back
+::
+
+    (record) --> pending --claim--> in_flight --mark_sent--> sent
+                 ^   ^                |  |
+                 |   +--mark_retry----+  +--mark_dead--> dead --requeue--+
+                 |   +--release-------+                                  |
+                 +-------------------------------------------------------+
+    (record, invalid) --> invalid        pending --kill (operator)--> dead
+
+* :func:`insert` writes rows in the caller's transaction: a rolled-back
   transaction records nothing.
 * :func:`claim` takes due rows for one worker under a lease, in its own short
   transaction; the HTTP call happens after it commits.
 * :func:`mark_sent`, :func:`mark_retry`, :func:`mark_dead`, :func:`release`
   and :func:`renew` act only on rows the caller still holds (same lease
   token), so a worker whose lease ran out cannot overwrite another's work.
+* :func:`requeue`, :func:`kill` and :func:`make_due` are the operator's
+  (the admin's actions, ``--requeue-dead``); :func:`purge_sent` ends a row.
+
+Questions about rows (due, held, oldest) are the model's QuerySet's
+(:class:`~dengage_django.models.OutboxEventQuerySet`); :func:`events` is
+that QuerySet on the outbox's database.
 
 Databases with ``SELECT ... FOR UPDATE SKIP LOCKED`` (PostgreSQL, MariaDB
 10.6+, MySQL 8) claim with it; SQLite, which has one writer at a time, claims
@@ -23,19 +39,22 @@ from django.db import OperationalError, connections, router, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
+from . import signals
 from .models import OutboxEvent
 
 Status = OutboxEvent.Status
-
-# Statuses a worker may claim: in_flight rows only once their lease expired
-# (their next_attempt_at holds the lease expiry).
-CLAIMABLE = (Status.IN_FLIGHT, Status.PENDING)
+CLAIMABLE = OutboxEvent.CLAIMABLE
 CLAIM_RETRIES = 3
 DELETE_CHUNK = 1000
 
 
 def db_alias():
     return router.db_for_write(OutboxEvent)
+
+
+def events():
+    """Every outbox row, on the outbox's database."""
+    return OutboxEvent.objects.using(db_alias())
 
 
 def new_event(name, payload, *, status=Status.PENDING, error=""):
@@ -94,9 +113,27 @@ def insert(events):
     return events
 
 
+def record(rows):
+    """Store unsaved rows (:func:`insert`), then send ``event_recorded`` for
+    each: the transition into ``pending`` (or ``invalid``).
+
+    Inside a transaction the insert runs in a savepoint, so a failure
+    cannot poison the caller's transaction when the caller goes on.
+    """
+    alias = db_alias()
+    if connections[alias].in_atomic_block:
+        with transaction.atomic(using=alias):
+            insert(rows)
+    else:
+        insert(rows)
+    for row in rows:
+        signals.send(signals.event_recorded, OutboxEvent, event=row)
+    return rows
+
+
 def enqueue(name, payload, *, status=Status.PENDING, error=""):
     """Store one event (in the current transaction, if any) and return it."""
-    return insert([new_event(name, payload, status=status, error=error)])[0]
+    return record([new_event(name, payload, status=status, error=error)])[0]
 
 
 def new_lease_token():
@@ -143,8 +180,9 @@ def claim(limit, *, lease_seconds, token=None, now=None):
     # SQLite's planner may scan the whole table (216 ms a claim at a million
     # rows, bench/scale.py).
     rows = (
-        OutboxEvent.objects.using(alias)
-        .filter(status=Status.IN_FLIGHT, next_attempt_at=lease_until, lease_owner=token)
+        events()
+        .held_by(token)
+        .filter(next_attempt_at=lease_until)
         .order_by("id")
         .values_list("id", "name", "payload", "attempts")
     )
@@ -154,7 +192,8 @@ def claim(limit, *, lease_seconds, token=None, now=None):
 def _due(alias, status, now):
     return (
         OutboxEvent.objects.using(alias)
-        .filter(status=status, next_attempt_at__lte=now)
+        .due(now)
+        .filter(status=status)
         .order_by("next_attempt_at", "id")
     )
 
@@ -193,9 +232,7 @@ def _claim_ids(alias, limit, token, lease_until, now):
 
 
 def _held(ids, token):
-    return OutboxEvent.objects.using(db_alias()).filter(
-        id__in=list(ids), lease_owner=token, status=Status.IN_FLIGHT
-    )
+    return events().held_by(token, ids)
 
 
 def renew(ids, token, *, lease_seconds):
@@ -205,36 +242,46 @@ def renew(ids, token, *, lease_seconds):
     return set(held.values_list("id", flat=True))
 
 
-def mark_sent(ids, token):
-    """Dengage accepted these events."""
-    return _held(ids, token).update(
+def mark_sent(ids, token, *, sender=OutboxEvent):
+    """Dengage accepted these events (signal ``batch_sent``)."""
+    count = _held(ids, token).update(
         status=Status.SENT,
         sent_at=timezone.now(),
         attempts=F("attempts") + 1,
         lease_owner="",
         last_error="",
     )
+    signals.send(signals.batch_sent, sender, event_ids=list(ids), count=count)
+    return count
 
 
-def mark_dead(ids, token, error):
-    """Dengage rejected these events, or their attempts ran out."""
-    return _held(ids, token).update(
+def mark_dead(ids, token, error, *, sender=OutboxEvent):
+    """A request for these events failed for good: Dengage rejected them or
+    their attempts ran out (signals ``event_failed``, then ``event_dead``)."""
+    count = _held(ids, token).update(
         status=Status.DEAD,
         attempts=F("attempts") + 1,
         lease_owner="",
         last_error=error,
     )
+    ids = list(ids)
+    signals.send(signals.event_failed, sender, event_ids=ids, error=error, retrying=False)
+    signals.send(signals.event_dead, sender, event_ids=ids, reason=error)
+    return count
 
 
-def mark_retry(ids, token, error, *, delay_seconds):
-    """A failed try: back to pending, due again after ``delay_seconds``."""
-    return _held(ids, token).update(
+def mark_retry(ids, token, error, *, delay_seconds, sender=OutboxEvent):
+    """A failed try: back to pending, due again after ``delay_seconds``
+    (signal ``event_failed`` with ``retrying=True``)."""
+    count = _held(ids, token).update(
         status=Status.PENDING,
         attempts=F("attempts") + 1,
         next_attempt_at=timezone.now() + timedelta(seconds=delay_seconds),
         lease_owner="",
         last_error=error,
     )
+    signals.send(signals.event_failed, sender, event_ids=list(ids), error=error, retrying=True)
+    return count
 
 
 def release(ids, token, *, error="", delay_seconds=0):
@@ -249,35 +296,62 @@ def release(ids, token, *, error="", delay_seconds=0):
     return _held(ids, token).update(**fields)
 
 
-def requeue_dead():
-    """Give every dead event a fresh set of attempts; returns how many."""
-    return (
-        OutboxEvent.objects.using(db_alias())
-        .filter(status=Status.DEAD)
-        .update(status=Status.PENDING, attempts=0, next_attempt_at=timezone.now())
+def requeue(rows=None):
+    """Give dead events (all, or those among ``rows``) a fresh set of
+    attempts, due now; returns how many."""
+    rows = events() if rows is None else rows
+    return rows.filter(status=Status.DEAD).update(
+        status=Status.PENDING, attempts=0, next_attempt_at=timezone.now(), lease_owner=""
     )
+
+
+def requeue_dead():
+    """Requeue every dead event (``send_dengage_outbox --requeue-dead``)."""
+    return requeue()
+
+
+def kill(rows, reason):
+    """An operator gives up on pending events among ``rows``: they go dead
+    with ``reason`` (signal ``event_dead``); returns how many."""
+    ids = list(rows.filter(status=Status.PENDING).values_list("id", flat=True))
+    count = (
+        events()
+        .filter(id__in=ids, status=Status.PENDING)
+        .update(status=Status.DEAD, last_error=reason)
+    )
+    if count:
+        signals.send(signals.event_dead, OutboxEvent, event_ids=ids, reason=reason)
+    return count
+
+
+def make_due(rows):
+    """Clear the retry back-off of pending events among ``rows``; returns
+    how many of ``rows`` are due now (live leases and finished rows are left
+    alone)."""
+    now = timezone.now()
+    rows.filter(status=Status.PENDING, next_attempt_at__gt=now).update(next_attempt_at=now)
+    return rows.due(now).count()
 
 
 def purge_sent(older_than_days):
     """Delete sent events older than the given days, in small batches."""
     cutoff = timezone.now() - timedelta(days=older_than_days)
-    manager = OutboxEvent.objects.using(db_alias())
     deleted = 0
     while True:
         ids = list(
-            manager.filter(status=Status.SENT, created_at__lt=cutoff).values_list("id", flat=True)[
-                :DELETE_CHUNK
-            ]
+            events()
+            .filter(status=Status.SENT, created_at__lt=cutoff)
+            .values_list("id", flat=True)[:DELETE_CHUNK]
         )
         if not ids:
             return deleted
-        deleted += manager.filter(id__in=ids).delete()[0]
+        deleted += events().filter(id__in=ids).delete()[0]
 
 
 def counts():
     """Number of events per status (every status present, zero if none)."""
     result = {status.value: 0 for status in Status}
-    rows = OutboxEvent.objects.using(db_alias()).values("status").order_by()
+    rows = events().values("status").order_by()
     for status, count in rows.annotate(n=Count("id")).values_list("status", "n"):
         result[status] = count
     return result
@@ -285,8 +359,4 @@ def counts():
 
 def due_count(now=None):
     """How many events a worker could claim right now."""
-    return (
-        OutboxEvent.objects.using(db_alias())
-        .filter(status__in=CLAIMABLE, next_attempt_at__lte=now or timezone.now())
-        .count()
-    )
+    return events().due(now).count()

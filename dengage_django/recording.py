@@ -12,9 +12,9 @@ time, so an invalid event never reaches the wire:
 
 import logging
 
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError
 
-from . import outbox, signals
+from . import outbox
 from .conf import dengage_settings
 from .events import build_event, clean_text, sanitize_for_storage, snake_alias, visitor_text
 from .exceptions import DengageValidationError
@@ -144,18 +144,12 @@ def reject(name, fields, error, *, strict=None):
 def store(events, *, strict=None):
     """Insert unsaved events in one statement; returns whether it worked.
 
-    Inside a transaction the insert runs in a savepoint, so a failure cannot
-    poison the caller's transaction in lenient mode (where it is logged, not
-    raised).
+    A failure is raised in strict mode, logged otherwise (see
+    :func:`.outbox.record`: it cannot poison the caller's transaction).
     """
     strict = dengage_settings.STRICT if strict is None else strict
-    alias = outbox.db_alias()
     try:
-        if connections[alias].in_atomic_block:
-            with transaction.atomic(using=alias):
-                outbox.insert(events)
-        else:
-            outbox.insert(events)
+        outbox.record(events)
     except DatabaseError:
         if strict:
             raise
@@ -163,8 +157,6 @@ def store(events, *, strict=None):
             "could not store Dengage event(s) %s", ", ".join(event.name for event in events)
         )
         return False
-    for event in events:
-        signals.send(signals.event_recorded, OutboxEvent, event=event)
     return True
 
 

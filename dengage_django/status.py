@@ -118,11 +118,9 @@ class OutboxStatus:
 def collect(now=None):
     """Read an :class:`OutboxStatus` snapshot."""
     now = now or timezone.now()
-    events = OutboxEvent.objects.using(outbox.db_alias())
-    due = events.filter(status__in=outbox.CLAIMABLE, next_attempt_at__lte=now).aggregate(
-        count=Count("id"), since=Min("next_attempt_at")
-    )
-    oldest_pending = events.filter(status=Status.PENDING).aggregate(at=Min("created_at"))["at"]
+    events = outbox.events()
+    due = events.due(now).aggregate(count=Count("id"), since=Min("next_attempt_at"))
+    oldest_pending = events.oldest_pending()
     last_sent = events.filter(status=Status.SENT).aggregate(at=Max("sent_at"))["at"]
     return OutboxStatus(
         now=now,

@@ -403,3 +403,31 @@ def test_the_api_key_shows_nowhere(admin_client, settings):
     # The stored error itself is untouched: redaction is on display.
     dead.refresh_from_db()
     assert SECRET in dead.last_error
+
+
+def test_marking_dead_sends_event_dead_like_any_other_death(operator_client):
+    from dengage_django import signals
+
+    first, second = make(), make()
+    received = []
+
+    def on_dead(sender, event_ids, reason, **kwargs):
+        received.append((sender, sorted(event_ids), reason))
+
+    signals.event_dead.connect(on_dead)
+    try:
+        run_action(operator_client, "mark_dead", [first, second, make(status=Status.SENT)])
+    finally:
+        signals.event_dead.disconnect(on_dead)
+    assert received == [(OutboxEvent, sorted([first.pk, second.pk]), "marked dead by operator")]
+
+
+def test_the_admin_and_the_command_requeue_alike(admin_client):
+    from dengage_django import outbox
+
+    by_admin = make(status=Status.DEAD, attempts=20, lease_owner="stale")
+    by_command = make(status=Status.DEAD, attempts=20, lease_owner="stale")
+    run_action(admin_client, "requeue_dead", [by_admin])
+    assert outbox.requeue_dead() == 1
+    rows = OutboxEvent.objects.filter(pk__in=[by_admin.pk, by_command.pk])
+    assert {(r.status, r.attempts, r.lease_owner) for r in rows} == {(Status.PENDING, 0, "")}
