@@ -1,4 +1,4 @@
-"""Tests of the fake Dengage data center, over real HTTP."""
+"""Tests of dengage_django.testing: the fake data center (over real HTTP) and capture_events()."""
 
 import os
 import re
@@ -10,8 +10,21 @@ from pathlib import Path
 
 import pytest
 import requests
+from django.conf import settings as django_settings
+from django.test import Client, TestCase
 
-from dengage_django.testing import DEFAULT_API_KEY, DEFAULT_ORIGIN, FakeDengageServer
+import dengage_django
+from dengage_django.conf import dengage_settings
+from dengage_django.device import is_bot
+from dengage_django.models import OutboxEvent
+from dengage_django.testing import (
+    BROWSER_USER_AGENT,
+    DEFAULT_API_KEY,
+    DEFAULT_ORIGIN,
+    FakeDengageServer,
+    browser_client,
+    capture_events,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADERS = {
@@ -479,3 +492,168 @@ def test_command_line_prints_events_and_stops_on_sigterm():
             process.wait()
         process.stdout.close()
         process.stderr.close()
+
+
+# The package: names importable from dengage_django.testing.
+
+
+def test_package_exports_the_server_the_cli_and_the_capture_helpers():
+    import dengage_django.testing as testing
+    from dengage_django.testing import __main__ as cli
+    from dengage_django.testing import capture, server
+
+    assert testing.FakeDengageServer is server.FakeDengageServer
+    assert testing.RecordedRequest is server.RecordedRequest
+    assert (testing.EVENTS_PATH, testing.KEYS_PATH) == ("/add/events/v1.json", "/get/key")
+    assert testing.main is cli.main and testing.PRINTED_FIELDS is cli.PRINTED_FIELDS
+    for name in ("capture_events", "CapturedEvents", "InvalidEvent", "browser_client"):
+        assert getattr(testing, name) is getattr(capture, name)
+        assert name in testing.__all__ and name in dir(testing)
+    assert testing.BROWSER_USER_AGENT == capture.BROWSER_USER_AGENT
+    with pytest.raises(AttributeError):
+        _ = testing.no_such_name
+
+
+# capture_events() and browser_client().
+
+
+def visit(path="/"):
+    response = browser_client().get(path)
+    assert response.status_code == 200
+    return response
+
+
+@pytest.mark.django_db
+def test_capture_events_collects_the_wire_dicts_in_order():
+    with capture_events() as captured:
+        visit("/p/1/")
+
+    assert captured.names() == ["PAGE_VIEW", "PRODUCT_VIEW"]
+    assert len(captured) == 2 and list(captured) == captured.events
+    page, product = captured.events
+    assert page["name"] == "PAGE_VIEW" and page["category"] == "Product Page"
+    assert captured.of("PRODUCT_VIEW") == [product]
+    assert captured.one("PRODUCT_VIEW", productId="P1") is product
+    # snake_case spellings of the wire names match too
+    assert captured.one("PRODUCT_VIEW", product_id="P1", in_stock=True) is product
+    assert captured.assert_recorded("PAGE_VIEW", sub_category="Men > Sports") is page
+    captured.assert_not_recorded("PRODUCT_VIEW", productId="P2")
+    captured.assert_not_recorded("BASKET_OPERATIONS")
+    assert captured.invalid() == []
+    assert repr(captured) == "<CapturedEvents: PAGE_VIEW, PRODUCT_VIEW>"
+
+
+@pytest.mark.django_db
+def test_only_events_stored_inside_the_block_are_captured():
+    visit()
+    with capture_events() as captured:
+        dengage_django.track("PAGE_VIEW", userId="u1", sessionId="s1", category="Inside")
+    visit()
+    dengage_django.track("PAGE_VIEW", userId="u1", sessionId="s1", category="After")
+
+    assert [event["category"] for event in captured] == ["Inside"]
+    assert OutboxEvent.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_ids_are_local_inside_the_block_and_the_setting_restored_after(settings, fake_server):
+    settings.DENGAGE_ID_SOURCE = "dengage"
+    with capture_events() as captured:
+        assert django_settings.DENGAGE_ID_SOURCE == "local"
+        assert dengage_settings.ID_SOURCE == "local"
+        visit()
+    assert django_settings.DENGAGE_ID_SOURCE == "dengage"
+    assert dengage_settings.ID_SOURCE == "dengage"
+
+    assert captured.names() == ["PAGE_VIEW"]
+    assert fake_server.requests == []  # no /get/key: the ids were made here
+
+
+@pytest.mark.django_db
+def test_one_fails_readably_when_nothing_or_several_match():
+    with capture_events() as captured:
+        with pytest.raises(AssertionError) as nothing:
+            captured.one("PAGE_VIEW")
+        visit("/p/1/")
+        visit("/p/1/")
+
+    assert str(nothing.value) == "expected one PAGE_VIEW event, found 0.\nNothing was recorded."
+
+    with pytest.raises(AssertionError) as none:
+        captured.one("PRODUCT_VIEW", productId="P9", colour="red")
+    lines = str(none.value).splitlines()
+    assert lines[0] == "expected one PRODUCT_VIEW event with productId='P9', colour='red', found 0."
+    assert lines[1] == "Recorded (4):"
+    assert lines[2].startswith("  1. PAGE_VIEW userId=")
+    assert lines[3].startswith("  2. PRODUCT_VIEW (differs: productId='P1', no colour) userId=")
+    assert len(lines) == 6
+
+    with pytest.raises(AssertionError, match=r"^expected one PRODUCT_VIEW event, found 2\.\n"):
+        captured.one("PRODUCT_VIEW")
+    with pytest.raises(AssertionError, match=r"  2\. PRODUCT_VIEW \(matches\) "):
+        captured.one("PRODUCT_VIEW", productId="P1")
+    assert (
+        captured.assert_recorded("PRODUCT_VIEW", productId="P1") is captured.of("PRODUCT_VIEW")[0]
+    )
+    with pytest.raises(AssertionError, match=r"^expected a PRODUCT_VIEW event with price=1, found"):
+        captured.assert_recorded("PRODUCT_VIEW", price=1)
+    with pytest.raises(AssertionError, match=r"^expected no PRODUCT_VIEW event, found 2\."):
+        captured.assert_not_recorded("PRODUCT_VIEW")
+    with pytest.raises(AssertionError, match="'PRODUCT_VEIW' is not an event name: PAGE_VIEW, "):
+        captured.one("PRODUCT_VEIW")
+
+
+@pytest.mark.django_db
+def test_invalid_events_are_kept_apart_with_their_error(lenient):
+    with capture_events() as captured:
+        dengage_django.track("PRODUCT_VIEW", userId="u1", sessionId="s1")
+
+    assert len(captured) == 0
+    [invalid] = captured.invalid()
+    assert invalid.name == "PRODUCT_VIEW"
+    assert invalid.fields == {"userId": "u1", "sessionId": "s1"}
+    assert "productId" in invalid.error
+    with pytest.raises(AssertionError) as failure:
+        captured.one("PRODUCT_VIEW")
+    assert "Nothing was recorded.\nStored as invalid (1):\n  - PRODUCT_VIEW: " in str(failure.value)
+
+
+@pytest.mark.django_db
+def test_clear_and_nested_captures():
+    with capture_events() as outer:
+        visit()
+        outer.clear()
+        assert len(outer) == 0
+        with capture_events() as inner:
+            visit()
+        visit()
+
+    assert inner.names() == ["PAGE_VIEW"]
+    assert outer.names() == ["PAGE_VIEW", "PAGE_VIEW"]
+
+
+def test_browser_client_sends_a_browser_user_agent():
+    assert "Chrome/" in BROWSER_USER_AGENT and not is_bot(BROWSER_USER_AGENT)
+    assert browser_client().defaults["HTTP_USER_AGENT"] == BROWSER_USER_AGENT
+
+    client = browser_client(headers={"accept-language": "tr"}, enforce_csrf_checks=True)
+    assert client.defaults["HTTP_USER_AGENT"] == BROWSER_USER_AGENT
+    assert client.defaults["HTTP_ACCEPT_LANGUAGE"] == "tr"
+    assert client.handler.enforce_csrf_checks
+
+    client = browser_client(headers={"User-Agent": "Mine/1.0"})
+    assert client.defaults["HTTP_USER_AGENT"] == "Mine/1.0"
+    assert browser_client(HTTP_USER_AGENT="Mine/2.0").defaults["HTTP_USER_AGENT"] == "Mine/2.0"
+
+
+class CaptureInATestCase(TestCase):
+    def test_product_view(self):
+        with capture_events() as events:
+            browser_client().get("/p/2/")
+        product = events.one("PRODUCT_VIEW", productId="P2")
+        self.assertEqual(product["price"], 24.5)
+
+    def test_django_test_client_sends_no_user_agent_so_nothing_is_recorded(self):
+        with capture_events() as events:
+            Client().get("/")
+        self.assertEqual(events.names(), [])
