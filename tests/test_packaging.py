@@ -20,10 +20,16 @@ SHIPPED = [
     "dengage_django/migrations/0001_initial.py",
     "dengage_django/migrations/0002_identity.py",
     "dengage_django/migrations/0003_sent_index.py",
+    "dengage_django/migrations/0004_identity_subject.py",
     "dengage_django/py.typed",
     "dengage_django/management/commands/send_dengage_outbox.py",
     "dengage_django/management/commands/dengage_status.py",
     "dengage_django/templates/admin/dengage_django/outboxevent/change_list.html",
+    "dengage_django/testing/__init__.py",
+    "dengage_django/testing/__main__.py",
+    "dengage_django/testing/server.py",
+    "dengage_django/testing/capture.py",
+    "dengage_django/testing/pytest_plugin.py",
 ]
 NOT_SHIPPED = ("tests/", "example_project/", "bench/")
 
