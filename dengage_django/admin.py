@@ -26,26 +26,12 @@ from . import outbox
 from .client import redact
 from .events import EVENT_NAMES
 from .models import OutboxEvent
+from .status import format_age
 
 Status = OutboxEvent.Status
 
 #: Integers that fit in every backend's JSON number comparison.
 _MAX_INT_DIGITS = 18
-
-
-def describe_age(delta):
-    """A short human-readable age: ``45 s``, ``3 min``, ``2 h 5 min``, ``3 d 4 h``."""
-    seconds = max(int(delta.total_seconds()), 0)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def count_events(n):
@@ -77,7 +63,7 @@ class OutboxSummary:
         oldest = self.oldest_pending
         if oldest is None:
             return "none"
-        return describe_age(timezone.now() - oldest)
+        return format_age((timezone.now() - oldest).total_seconds())
 
 
 class EventNameFilter(admin.SimpleListFilter):

@@ -7,9 +7,12 @@ class DengageConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import checks, receivers  # noqa: F401  (checks register on import)
+        from . import checks, receivers
+        from .client import install_log_redaction
 
+        checks.register_checks()
         receivers.connect()
+        install_log_redaction()
         from .conf import dengage_settings
 
         if dengage_settings.TASK_ON_RECORD:

@@ -9,9 +9,9 @@ center URL or a mis-filled setting may hold the API key. Messages name the
 setting, what it must be and, for a wrong type, the type it has.
 """
 
+import inspect
 import math
 import re
-import sys
 from urllib.parse import urlsplit
 
 from django.apps import apps
@@ -28,6 +28,24 @@ APP_LABEL = "dengage_django"
 
 #: Custom tag of every check here: ``manage.py check --tag dengage``.
 TAG = "dengage"
+
+#: The checks and their tags, registered by :func:`register_checks` (from
+#: ``AppConfig.ready()``), not as a side effect of importing this module.
+CHECKS = []
+
+
+def _check(*tags):
+    def collect(function):
+        CHECKS.append((function, tags))
+        return function
+
+    return collect
+
+
+def register_checks():
+    for function, tags in CHECKS:
+        register(function, *tags)
+
 
 #: Every check id with its meaning. Ids are never reused.
 CHECK_IDS = {
@@ -86,7 +104,7 @@ def _is_blank(value):
     return value is None
 
 
-@register(TAG)
+@_check(TAG)
 def check_credentials(app_configs=None, **kwargs):
     """The three settings needed to send: an Error, or a Warning with DEBUG."""
     if _skip(app_configs) or not dengage_settings.ENABLED:
@@ -130,7 +148,7 @@ def _url_problem(value, allow_root_path):
     return None
 
 
-@register(TAG)
+@_check(TAG)
 def check_urls(app_configs=None, **kwargs):
     if _skip(app_configs):
         return []
@@ -194,7 +212,7 @@ def _position(entries, path, base_path):
     return None
 
 
-@register(TAG)
+@_check(TAG)
 def check_middleware(app_configs=None, **kwargs):
     if _skip(app_configs):
         return []
@@ -237,7 +255,7 @@ def _inside_migrate():
     right before applying the very migrations W005 would warn about."""
     from django.core.management.commands.migrate import Command as Migrate
 
-    frame = sys._getframe(1)
+    frame = inspect.currentframe()
     while frame is not None:
         if isinstance(frame.f_locals.get("self"), Migrate):
             return True
@@ -245,7 +263,7 @@ def _inside_migrate():
     return False
 
 
-@register(Tags.database, TAG)
+@_check(Tags.database, TAG)
 def check_migrations(app_configs=None, databases=None, **kwargs):
     """Warn about unapplied dengage_django migrations on the checked databases.
 
@@ -497,7 +515,7 @@ VALIDATORS = {
 }
 
 
-@register(TAG)
+@_check(TAG)
 def check_setting_values(app_configs=None, **kwargs):
     """Each ``DENGAGE_*`` setting the project sets has its documented type."""
     if _skip(app_configs):
@@ -509,7 +527,7 @@ def check_setting_values(app_configs=None, **kwargs):
     return messages
 
 
-@register(TAG)
+@_check(TAG)
 def check_setting_combinations(app_configs=None, **kwargs):
     if _skip(app_configs):
         return []
@@ -554,7 +572,7 @@ def check_setting_combinations(app_configs=None, **kwargs):
 HTTPS_ONLY_SETTINGS = ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")
 
 
-@register(TAG)
+@_check(TAG)
 def check_cookie_security(app_configs=None, **kwargs):
     """W007: an HTTPS-only site whose id cookies would go out without Secure.
 

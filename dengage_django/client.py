@@ -67,7 +67,8 @@ _filter = RedactingFilter()
 
 
 def install_log_redaction():
-    """Attach :class:`RedactingFilter` to the loggers that see request URLs."""
+    """Attach :class:`RedactingFilter` to the loggers that see request URLs
+    (once, from ``AppConfig.ready()``)."""
     for name in ("urllib3.connectionpool", "urllib3", "requests"):
         third_party = logging.getLogger(name)
         if _filter not in third_party.filters:
@@ -178,7 +179,6 @@ class DengageClient:
                 "User-Agent": USER_AGENT,
             }
         )
-        install_log_redaction()
 
     def __repr__(self):
         return f"<DengageClient {self.base_url} origin={self.origin}>"

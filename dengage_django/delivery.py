@@ -30,7 +30,7 @@ from django import db
 from . import outbox
 from .client import DengageClient, Outcome, describe_configuration
 from .conf import dengage_settings
-from .events import encode_event
+from .events import encode_event, join_encoded
 
 logger = logging.getLogger(__name__)
 
@@ -281,7 +281,7 @@ class Sender:
         if not items:
             return Outcome.SUCCESS
         ids = [item.id for item in items]
-        answer = self.client.send(b"[" + b",".join(item.body for item in items) + b"]")
+        answer = self.client.send(join_encoded(item.body for item in items))
         report.requests += 1
         if answer.outcome is Outcome.SUCCESS:
             report.sent += outbox.mark_sent(ids, lease.token, sender=Sender)

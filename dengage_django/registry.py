@@ -37,8 +37,6 @@ from .conf import dengage_settings
 
 logger = logging.getLogger(__name__)
 
-_registered = {}
-
 
 def _uid(model, what):
     return f"dengage_django.registry.{what}.{model._meta.label_lower}"
@@ -78,14 +76,12 @@ def register_model(model, build, *, track_fields=()):
     unregister_model(model)
     post_init.connect(loaded, sender=model, dispatch_uid=_uid(model, "init"), weak=False)
     post_save.connect(saved, sender=model, dispatch_uid=_uid(model, "save"), weak=False)
-    _registered[model] = build
     return model
 
 
 def unregister_model(model):
     post_init.disconnect(sender=model, dispatch_uid=_uid(model, "init"))
     post_save.disconnect(sender=model, dispatch_uid=_uid(model, "save"))
-    _registered.pop(model, None)
 
 
 def _record_all(result):

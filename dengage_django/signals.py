@@ -32,7 +32,7 @@ event_dead = Signal()
 
 def send(signal, sender, **kwargs):
     """``signal.send_robust``, logging what receivers raised."""
-    if not signal.receivers:
+    if not signal.has_listeners(sender):
         return
     for receiver, result in signal.send_robust(sender, **kwargs):
         if isinstance(result, Exception):

@@ -158,27 +158,28 @@ def problems(snapshot, *, max_age, fail_on_dead=False):
     age = snapshot.oldest_due_age
     if age is not None and age > max_age:
         found.append(
-            f"the oldest due event has waited {format_seconds(age)}, "
-            f"more than {format_seconds(max_age)}: is send_dengage_outbox running?"
+            f"the oldest due event has waited {format_age(age)}, "
+            f"more than {format_age(max_age)}: is send_dengage_outbox running?"
         )
     if fail_on_dead and snapshot.dead:
         found.append(f"{snapshot.dead} dead events (see the admin, or --requeue-dead)")
     return found
 
 
-def format_seconds(seconds):
-    """``95`` -> ``"1m35s"``; short and readable."""
-    seconds = int(round(seconds))
+def format_age(seconds):
+    """A short, readable age: ``45 s``, ``3 min``, ``2 h 5 min``, ``3 d 4 h``
+    (negative ages, from clock skew, read ``0 s``). The admin shows it too."""
+    seconds = max(int(seconds), 0)
     if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
+        return f"{seconds} s"
+    minutes = seconds // 60
     if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
+        return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h{minutes:02d}m"
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"
+    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def lines(snapshot):
@@ -187,7 +188,7 @@ def lines(snapshot):
     def ago(moment, prefix=""):
         if moment is None:
             return "none"
-        return f"{prefix}{format_seconds(snapshot.age(moment))} ago ({moment.isoformat()})"
+        return f"{prefix}{format_age(snapshot.age(moment))} ago ({moment.isoformat()})"
 
     width = max(len(status) for status in snapshot.counts)
     out = [f"Dengage outbox at {snapshot.now.isoformat()}"]

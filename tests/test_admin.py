@@ -7,8 +7,8 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from dengage_django import outbox
-from dengage_django.admin import describe_age
 from dengage_django.models import OutboxEvent
+from dengage_django.status import format_age
 
 pytestmark = pytest.mark.django_db
 
@@ -156,8 +156,8 @@ def test_the_list_skips_the_full_count_and_orders_by_newest_id(admin_client):
     [(0, "0 s"), (59, "59 s"), (190, "3 min"), (3600, "1 h"), (7500, "2 h 5 min"),
      (86400, "1 d"), (3 * 86400 + 4 * 3600 + 60, "3 d 4 h"), (-5, "0 s")],
 )  # fmt: skip
-def test_describe_age(seconds, shown):
-    assert describe_age(timedelta(seconds=seconds)) == shown
+def test_format_age(seconds, shown):
+    assert format_age(seconds) == shown
 
 
 def test_filter_by_status(admin_client):

@@ -13,15 +13,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ... import status
 from ...conf import dengage_settings
+from ..arguments import non_negative_float
 
 UNHEALTHY_EXIT = 1
-
-
-def non_negative_float(text):
-    value = float(text)
-    if not value >= 0:
-        raise ValueError(text)
-    return value
 
 
 class Command(BaseCommand):

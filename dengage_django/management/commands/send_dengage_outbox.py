@@ -16,22 +16,9 @@ from ... import outbox
 from ...conf import dengage_settings
 from ...delivery import Sender, preview
 from ...exceptions import DengageConfigurationError
+from ..arguments import positive_float, positive_int
 
 CONFIGURATION_EXIT = 2
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
-
-
-def positive_float(text):
-    value = float(text)
-    if not value > 0:
-        raise ValueError(text)
-    return value
 
 
 class Command(BaseCommand):
