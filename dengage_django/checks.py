@@ -77,7 +77,7 @@ SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
 
-def _id(number):
+def _check_id(number):
     return f"{APP_LABEL}.{number}"
 
 
@@ -119,9 +119,9 @@ def check_credentials(app_configs=None, **kwargs):
             "where nothing should be tracked."
         )
         if settings.DEBUG:
-            messages.append(Warning(text, hint=hint, id=_id(warning_id)))
+            messages.append(Warning(text, hint=hint, id=_check_id(warning_id)))
         else:
-            messages.append(Error(text, hint=hint, id=_id(error_id)))
+            messages.append(Error(text, hint=hint, id=_check_id(error_id)))
     return messages
 
 
@@ -164,7 +164,7 @@ def check_urls(app_configs=None, **kwargs):
                         "Give only the data center's scheme and host, e.g. "
                         "https://dce1.segmentify.com; the API key goes in DENGAGE_API_KEY."
                     ),
-                    id=_id("E004"),
+                    id=_check_id("E004"),
                 )
             )
     origin = getattr(settings, PREFIX + "ORIGIN", "")
@@ -178,7 +178,7 @@ def check_urls(app_configs=None, **kwargs):
                         "It is sent as the Origin header: scheme://host[:port], no path "
                         "and no trailing slash, e.g. https://www.yourshop.com."
                     ),
-                    id=_id("E005"),
+                    id=_check_id("E005"),
                 )
             )
     return messages
@@ -227,7 +227,7 @@ def check_middleware(app_configs=None, **kwargs):
                     "Add it after SessionMiddleware and AuthenticationMiddleware, or "
                     "silence dengage_django.W004 if you only record events yourself."
                 ),
-                id=_id("W004"),
+                id=_check_id("W004"),
             )
         ]
     messages = []
@@ -241,7 +241,7 @@ def check_middleware(app_configs=None, **kwargs):
                 Error(
                     f"{MIDDLEWARE_PATH} is before {path} in MIDDLEWARE, so it cannot use {what}.",
                     hint=f"Move {MIDDLEWARE_PATH} below {path}.",
-                    id=_id(error_id),
+                    id=_check_id(error_id),
                 )
             )
     return messages
@@ -294,7 +294,7 @@ def check_migrations(app_configs=None, databases=None, **kwargs):
                     f"Database {alias!r} has {len(pending)} unapplied dengage_django "
                     "migration(s): events cannot be stored there.",
                     hint=f"Run: manage.py migrate dengage_django --database {alias}",
-                    id=_id("W005"),
+                    id=_check_id("W005"),
                 )
             )
     return messages
@@ -307,7 +307,7 @@ def _wrong_type(name, expected, value):
     return Error(
         f"{PREFIX}{name} must be {expected}, not {type(value).__name__}.",
         hint="See the settings reference in dengage-django's README.",
-        id=_id("E008"),
+        id=_check_id("E008"),
     )
 
 
@@ -355,7 +355,7 @@ def _number(integer=False, positive=True, optional=False):
             Error(
                 f"{PREFIX}{name} must be a finite number {bound}, not {value!r}.",
                 hint="See the settings reference in dengage-django's README.",
-                id=_id("E011"),
+                id=_check_id("E011"),
             )
         ]
 
@@ -373,7 +373,7 @@ def _bad_patterns(name, patterns):
                 Error(
                     f"{name}[{index}] is not a valid regular expression: {exc.msg}.",
                     hint="Fix the pattern; it is used with Python's re module.",
-                    id=_id("E009"),
+                    id=_check_id("E009"),
                 )
             )
     return messages
@@ -407,7 +407,7 @@ def _app_user_agents(name, value):
                 f"{PREFIX}{name} has keys other than 'IOS' and 'ANDROID': "
                 f"{', '.join(repr(key)[:40] for key in unknown)}.",
                 hint='Use {"IOS": [regex, ...], "ANDROID": [regex, ...]}.',
-                id=_id("E014"),
+                id=_check_id("E014"),
             )
         )
     for key in ("IOS", "ANDROID"):
@@ -435,7 +435,7 @@ def _callable_or_path(name, value):
             Error(
                 f"{PREFIX}{name} names {value!r}, which cannot be imported ({type(exc).__name__}).",
                 hint="Give the full dotted path of a function, e.g. 'myshop.dengage.consent'.",
-                id=_id("E010"),
+                id=_check_id("E010"),
             )
         ]
     if not callable(target):
@@ -443,7 +443,7 @@ def _callable_or_path(name, value):
             Error(
                 f"{PREFIX}{name} names {value!r}, which is not callable.",
                 hint="Give the full dotted path of a function, e.g. 'myshop.dengage.consent'.",
-                id=_id("E010"),
+                id=_check_id("E010"),
             )
         ]
     return []
@@ -458,7 +458,7 @@ def _id_source(name, value):
         Error(
             f'{PREFIX}{name} must be "dengage" or "local".',
             hint='"dengage" fetches new ids from /get/key; "local" makes them locally.',
-            id=_id("E012"),
+            id=_check_id("E012"),
         )
     ]
 
@@ -551,7 +551,7 @@ def check_setting_combinations(app_configs=None, **kwargs):
                 f"{PREFIX}MAX_EVENT_BYTES ({values['MAX_EVENT_BYTES']}): an event of the "
                 "largest allowed size could never be sent.",
                 hint="Raise DENGAGE_BATCH_MAX_BYTES or lower DENGAGE_MAX_EVENT_BYTES.",
-                id=_id("E013"),
+                id=_check_id("E013"),
             )
         )
     request_time = values["CONNECT_TIMEOUT"] + values["TIMEOUT"]
@@ -562,7 +562,7 @@ def check_setting_combinations(app_configs=None, **kwargs):
                 f"{PREFIX}CONNECT_TIMEOUT + {PREFIX}TIMEOUT ({request_time:g}): a lease can "
                 "expire during one request and another worker send the same events again.",
                 hint="Make DENGAGE_LEASE_SECONDS a good deal larger than the two timeouts.",
-                id=_id("W006"),
+                id=_check_id("W006"),
             )
         )
     return messages
@@ -602,6 +602,6 @@ def check_cookie_security(app_configs=None, **kwargs):
             f"The site is HTTPS-only ({', '.join(https_only)}) but the Dengage id cookies "
             f"would not be Secure: {why}.",
             hint="Set SECURE_PROXY_SSL_HEADER for your proxy, or DENGAGE_COOKIE_SECURE = True.",
-            id=_id("W007"),
+            id=_check_id("W007"),
         )
     ]

@@ -19,6 +19,7 @@ lease was lost (another worker took them after this one stalled) are dropped
 from this worker's hands, never sent by it.
 """
 
+import enum
 import logging
 import random
 import threading
@@ -71,13 +72,26 @@ class DrainReport:
         return self.sent + self.retrying + self.dead
 
     def merge(self, other):
+        """Add ``other`` (a later run) to this report: counts add up, the
+        latest configuration error and the longest pause asked for stay."""
         self.sent += other.sent
         self.retrying += other.retrying
         self.dead += other.dead
         self.requests += other.requests
-        self.configuration_error = other.configuration_error
-        self.pause = other.pause
+        self.configuration_error = other.configuration_error or self.configuration_error
+        self.pause = max(self.pause, other.pause)
         self.errors = (self.errors + other.errors)[-10:]
+
+
+class Next(enum.Enum):
+    """What the sender does after a chunk of events is settled."""
+
+    #: Every event of the chunk has its outcome (sent, or dead alone): go on.
+    GO_ON = "go on"
+    #: A configuration error: the events were given back; stop the run.
+    STOP = "stop"
+    #: A transient failure: the events wait their backoff; so does the rest.
+    BACK_OFF = "back off"
 
 
 def backoff_delay(attempt, *, base, cap, rng=random):
@@ -111,7 +125,7 @@ class _Lease:
         self.seconds = seconds
         self.renewed = time.monotonic()
 
-    def keep(self, items, needed):
+    def still_held(self, items, needed):
         """Items still held, renewing first if ``needed`` seconds may not fit."""
         left = self.seconds - (time.monotonic() - self.renewed)
         if left < needed + LEASE_MARGIN:
@@ -167,12 +181,12 @@ class Sender:
             token, claimed = outbox.claim(wanted, lease_seconds=self.lease_seconds)
             if not claimed:
                 break
-            outcome = self._deliver(token, claimed, report)
+            after = self._deliver(token, claimed, report)
             if self.on_progress:
                 self.on_progress(report)
-            if outcome is Outcome.CONFIGURATION or report.pause:
+            if after is Next.STOP or report.pause:
                 break
-            failures_in_row = failures_in_row + 1 if outcome is Outcome.TRANSIENT else 0
+            failures_in_row = failures_in_row + 1 if after is Next.BACK_OFF else 0
             if failures_in_row >= MAX_CONSECUTIVE_FAILURES:
                 break
         return report
@@ -246,20 +260,21 @@ class Sender:
     # -- one claim ----------------------------------------------------------
 
     def _deliver(self, token, claimed, report):
+        """Send one claim's events chunk by chunk; what to do next."""
         lease = _Lease(token, (event.id for event in claimed), self.lease_seconds)
         chunks = self._chunks([_Item(e.id, e.attempts, encode_event(e.payload)) for e in claimed])
-        outcome = Outcome.SUCCESS
+        after = Next.GO_ON
         for index, chunk in enumerate(chunks):
             if index and self.stop_event.is_set():
                 # Stopping: the request in flight is done; the rest go back.
                 outbox.release(_ids(chunks[index:]), token)
                 break
-            outcome = self._send(lease, chunk, report)
-            if outcome in (Outcome.CONFIGURATION, Outcome.TRANSIENT):
-                delay = report.pause if outcome is Outcome.TRANSIENT else 0
+            after = self._send(lease, chunk, report)
+            if after is not Next.GO_ON:
+                delay = report.pause if after is Next.BACK_OFF else 0
                 outbox.release(_ids(chunks[index + 1 :]), token, delay_seconds=delay)
                 break
-        return outcome
+        return after
 
     def _chunks(self, items):
         """Split items into requests of at most ``batch_size`` events and
@@ -277,38 +292,52 @@ class Sender:
         return chunks
 
     def _send(self, lease, items, report):
-        items = lease.keep(items, self.request_seconds)
+        """One request for ``items`` (those still held), then its outcome
+        recorded; a bad event among them is isolated (:meth:`_isolate`)."""
+        items = lease.still_held(items, self.request_seconds)
         if not items:
-            return Outcome.SUCCESS
-        ids = [item.id for item in items]
-        answer = self.client.send(join_encoded(item.body for item in items))
+            return Next.GO_ON
+        answer = self._post(items, report)
+        if answer.outcome is Outcome.BAD_EVENT:
+            return self._isolate(lease, items, answer, report)
+        return self._settle(lease.token, items, answer, report)
+
+    def _post(self, items, report):
+        """The HTTP request alone: Dengage's classified answer."""
         report.requests += 1
+        return self.client.send(join_encoded(item.body for item in items))
+
+    def _settle(self, token, items, answer, report):
+        """Record a success, a configuration error or a transient failure."""
+        ids = [item.id for item in items]
         if answer.outcome is Outcome.SUCCESS:
-            report.sent += outbox.mark_sent(ids, lease.token, sender=Sender)
-        elif answer.outcome is Outcome.CONFIGURATION:
+            report.sent += outbox.mark_sent(ids, token, sender=Sender)
+            return Next.GO_ON
+        if answer.outcome is Outcome.CONFIGURATION:
             message = describe_configuration(answer)
             report.configuration_error = message
-            outbox.release(ids, lease.token, error=message)
+            outbox.release(ids, token, error=message)
             logger.error("Dengage refused the configuration, sending stopped: %s", message)
-        elif answer.outcome is Outcome.BAD_EVENT:
-            if len(items) == 1:
-                reason = f"rejected: {answer.reason}"
-                report.dead += outbox.mark_dead(ids, lease.token, reason, sender=Sender)
-                logger.warning("event %s rejected by Dengage: %s", ids[0], answer.reason)
-                return Outcome.SUCCESS
-            middle = len(items) // 2
-            halves = [items[:middle], items[middle:]]
-            for index, half in enumerate(halves):
-                outcome = self._send(lease, half, report)
-                if outcome is not Outcome.SUCCESS:
-                    outbox.release(
-                        _ids(halves[index + 1 :]), lease.token, delay_seconds=report.pause
-                    )
-                    return outcome
-            return Outcome.SUCCESS
-        else:
-            self._retry(lease.token, items, answer, report)
-        return answer.outcome
+            return Next.STOP
+        self._retry(token, items, answer, report)
+        return Next.BACK_OFF
+
+    def _isolate(self, lease, items, answer, report):
+        """Dengage called the request bad: an event alone goes dead; more
+        are split in halves, each sent again, until the bad ones are alone."""
+        if len(items) == 1:
+            reason = f"rejected: {answer.reason}"
+            report.dead += outbox.mark_dead([items[0].id], lease.token, reason, sender=Sender)
+            logger.warning("event %s rejected by Dengage: %s", items[0].id, answer.reason)
+            return Next.GO_ON
+        middle = len(items) // 2
+        halves = [items[:middle], items[middle:]]
+        for index, half in enumerate(halves):
+            after = self._send(lease, half, report)
+            if after is not Next.GO_ON:
+                outbox.release(_ids(halves[index + 1 :]), lease.token, delay_seconds=report.pause)
+                return after
+        return Next.GO_ON
 
     def _retry(self, token, items, answer, report):
         report.errors.append(answer.reason)

@@ -210,7 +210,7 @@ def _text(value, strict):
     return _capped(value, strict)
 
 
-def _id(value, strict):
+def _identifier(value, strict):
     value = _as_str(value)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
@@ -491,7 +491,7 @@ _currency = _code(r"[A-Za-z]{3}", "an ISO 4217 code like 'EUR'", str.upper)
 
 _PRODUCT_ITEM = Schema(
     {
-        "productId": Field(_id, required=True),
+        "productId": Field(_identifier, required=True),
         "price": Field(_price),
         "currency": Field(_currency),
         "quantity": Field(_integer(1), default=1),
@@ -499,8 +499,8 @@ _PRODUCT_ITEM = Schema(
 )
 
 _HEAD = {
-    "userId": Field(_id, required=True),
-    "sessionId": Field(_id, required=True),
+    "userId": Field(_identifier, required=True),
+    "sessionId": Field(_identifier, required=True),
     "device": Field(_choice("PC", "MOBILE", "TABLET", "IOS", "ANDROID")),
     "pageUrl": Field(_text),
     "referrer": Field(_text),
@@ -514,7 +514,7 @@ _TAIL = {"params": Field(_json_mapping)}
 _EVENT_FIELDS = {
     "PAGE_VIEW": {"category": Field(_text), "subCategory": Field(_text)},
     "PRODUCT_VIEW": {
-        "productId": Field(_id, required=True),
+        "productId": Field(_identifier, required=True),
         **dict.fromkeys(
             ["title", "url", "mUrl", "image", "imageXS", "imageS", "imageM", "imageL", "imageXL"],
             Field(_text),
@@ -529,15 +529,15 @@ _EVENT_FIELDS = {
         "brand": Field(_text),
         "gender": Field(_text),
         "labels": Field(_strings),
-        "sizes": Field(_list_of(_either(_text, _id, "a string"))),
-        "allSizes": Field(_list_of(_either(_text, _id, "a string"))),
+        "sizes": Field(_list_of(_either(_text, _identifier, "a string"))),
+        "allSizes": Field(_list_of(_either(_text, _identifier, "a string"))),
         "colors": Field(_strings),
-        "groupId": Field(_id),
+        "groupId": Field(_identifier),
     },
     "BASKET_OPERATIONS": {
         "step": Field(_choice("add", "remove"), required=True),
-        "productId": Field(_id, required=True),
-        "basketId": Field(_id),
+        "productId": Field(_identifier, required=True),
+        "basketId": Field(_identifier),
         "price": Field(_price),
         "quantity": Field(_integer(1), default=1),
         "size": Field(_text),
@@ -546,9 +546,9 @@ _EVENT_FIELDS = {
         "step": Field(_choice("basket", "customer", "payment", "purchase"), required=True),
         "totalPrice": Field(_price, required=True),
         "productList": Field(_list_of(_PRODUCT_ITEM, nonempty=True), required=True),
-        "basketId": Field(_id),
+        "basketId": Field(_identifier),
         "cartUrl": Field(_text),
-        "orderNo": Field(_id),
+        "orderNo": Field(_identifier),
         "paymentType": Field(_text),
         "totalDiscount": Field(_price),
         "shipment": Field(_either(_price, _text, "a non-negative number or a string")),

@@ -131,7 +131,7 @@ def record(rows):
     return rows
 
 
-def enqueue(name, payload, *, status=Status.PENDING, error=""):
+def record_one(name, payload, *, status=Status.PENDING, error=""):
     """Store one event (in the current transaction, if any) and return it."""
     return record([new_event(name, payload, status=status, error=error)])[0]
 

@@ -142,11 +142,13 @@ def _columns(instance):
     """The instance's column values, by attribute name (no field deferred);
     a mutable value (a JSONField's dict) is copied, so a change made to it
     in place still shows."""
-    values = instance.__dict__
-    return {field.attname: _kept(values[field.attname]) for field in instance._meta.concrete_fields}
+    return {
+        field.attname: _frozen(getattr(instance, field.attname))
+        for field in instance._meta.concrete_fields
+    }
 
 
-def _kept(value):
+def _frozen(value):
     if isinstance(value, IMMUTABLE):
         return value
     try:
@@ -158,9 +160,9 @@ def _kept(value):
 def _as_loaded(instance, columns):
     """A stand-in for ``instance`` with the column values it was loaded with
     (its state and cached relations shared), for the default fields."""
-    loaded = type(instance).__new__(type(instance))
-    loaded.__dict__.update(instance.__dict__)
-    loaded.__dict__.update(columns)
+    loaded = copy.copy(instance)
+    for attname, value in columns.items():
+        setattr(loaded, attname, value)
     return loaded
 
 
@@ -181,9 +183,9 @@ def remember_loaded_fields(sender, instance, **kwargs):
         return
     try:
         if dengage_settings.USER_FIELDS:
-            instance.__dict__[SNAPSHOT] = (FIELDS, user_fields(instance))
+            setattr(instance, SNAPSHOT, (FIELDS, user_fields(instance)))
         else:
-            instance.__dict__[SNAPSHOT] = (COLUMNS, _columns(instance))
+            setattr(instance, SNAPSHOT, (COLUMNS, _columns(instance)))
     except Exception:  # never break loading a user
         logger.debug("no snapshot of user %s", instance.pk, exc_info=True)
 
@@ -207,11 +209,11 @@ def on_user_saved(sender, instance, created, update_fields=None, raw=False, **kw
         return
     if not created and update_fields is not None and set(update_fields) <= UNSENT_FIELDS:
         return
-    previous = None if created else _loaded_fields(instance, instance.__dict__.get(SNAPSHOT))
+    previous = None if created else _loaded_fields(instance, getattr(instance, SNAPSHOT, None))
     if previous is UNCHANGED:
         return
     fields = user_fields(instance)
-    instance.__dict__[SNAPSHOT] = (FIELDS, fields)  # the reference for the next save
+    setattr(instance, SNAPSHOT, (FIELDS, fields))  # the reference for the next save
     if previous == fields:
         return
     if created:

@@ -153,7 +153,7 @@ class Tracker:
         if not self.active:
             return None
         event = prepare(name, merge_fields(self.common_fields(), wire_fields))
-        return self._keep(event, first=first)
+        return self._store_or_defer(event, first=first)
 
     @staticmethod
     def _depth():
@@ -166,7 +166,7 @@ class Tracker:
             return False
         return bool(connections[outbox.db_alias()].settings_dict.get("ATOMIC_REQUESTS"))
 
-    def _keep(self, event, *, first=False):
+    def _store_or_defer(self, event, *, first=False):
         """Store ``event`` now, or with the response (see module docstring)."""
         depth = self._depth()
         if self.deferred and depth <= self._base_depth:
@@ -237,7 +237,7 @@ class Tracker:
         try:
             return build(), None
         except DengageValidationError as exc:
-            return None, self._keep(reject(name, {"input": raw}, exc))
+            return None, self._store_or_defer(reject(name, {"input": raw}, exc))
 
     def page(self, category=None, sub_category=None):
         """Set the category (and subCategory) of this request's PAGE_VIEW."""

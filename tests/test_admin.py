@@ -26,7 +26,7 @@ def make(name="PAGE_VIEW", status=Status.PENDING, *, user_id="u1", **fields):
     """One stored event; ``fields`` beyond the payload's set its columns."""
     columns = {k: fields.pop(k) for k in list(fields) if k in COLUMNS}
     payload = {"name": name, "userId": user_id, "sessionId": "s1", **fields}
-    event = outbox.enqueue(name, payload, status=status)
+    event = outbox.record_one(name, payload, status=status)
     if columns:
         OutboxEvent.objects.filter(pk=event.pk).update(**columns)
         event.refresh_from_db()

@@ -15,11 +15,11 @@ Status = OutboxEvent.Status
 
 def make(n):
     for i in range(n):
-        outbox.enqueue("PAGE_VIEW", {"name": "PAGE_VIEW", "userId": f"u{i}", "sessionId": "s"})
+        outbox.record_one("PAGE_VIEW", {"name": "PAGE_VIEW", "userId": f"u{i}", "sessionId": "s"})
 
 
 def test_enqueue_fills_user_id_column():
-    event = outbox.enqueue("PAGE_VIEW", {"name": "PAGE_VIEW", "userId": "123", "sessionId": "s"})
+    event = outbox.record_one("PAGE_VIEW", {"name": "PAGE_VIEW", "userId": "123", "sessionId": "s"})
     assert event.user_id == "123"
     assert event.status == Status.PENDING
     assert event.attempts == 0

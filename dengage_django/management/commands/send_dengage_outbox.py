@@ -149,7 +149,7 @@ class Command(BaseCommand):
     def dry_run(self, limit):
         rows = preview(limit)
         by_name = {}
-        for _id, name, _payload in rows:
+        for _event_id, name, _payload in rows:
             by_name[name] = by_name.get(name, 0) + 1
         self.stdout.write(
             f"Dry run: {len(rows)} events due (showing at most {limit}); nothing sent."
