@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__", "register_model", "track", "unregister_model"]
+__all__ = ["__version__", "atrack", "register_model", "track", "unregister_model"]
 
 
 def track(name, *, request=None, user=None, **wire_fields):
@@ -14,6 +14,14 @@ def track(name, *, request=None, user=None, **wire_fields):
     from .recording import track as _track
 
     return _track(name, request=request, user=user, **wire_fields)
+
+
+async def atrack(name, *, request=None, user=None, **wire_fields):
+    """:func:`track` for async code (an async webhook view, say): the
+    database work runs in a thread, off the event loop."""
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(track)(name, request=request, user=user, **wire_fields)
 
 
 def register_model(model, build, *, track_fields=()):

@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 ID_PATTERN = re.compile(r"-?[A-Za-z0-9_]{1,64}")
 SESSION_KEY = "_dengage_sid"
 SESSION_SEEN_KEY = "_dengage_seen"
+#: ``[user pk, userId]`` once the device's id was checked against the
+#: logged-in user's link, so the check costs a query once per session.
+SESSION_CHECKED_KEY = "_dengage_uid_for"
 #: Only write the "last seen" time to the session when it moved this much,
 #: so an active visitor does not cost a session save on every request.
 SEEN_GRANULARITY = 60
@@ -200,8 +203,11 @@ class Identity:
         session_id, session_fresh = self._stored_session_id()
         wanted = (0 if is_valid_id(user_id) else 1) + (0 if session_fresh else 1)
         fresh = new_ids(wanted) if wanted else []
-        if not is_valid_id(user_id):
-            user_id = self._logged_in_user_id() or fresh.pop()
+        user = self._logged_in_user()
+        if user is not None:
+            user_id = self._user_id_for(user, user_id if is_valid_id(user_id) else None)
+        elif not is_valid_id(user_id):
+            user_id = fresh.pop()
             self.new_user = True
         if not session_fresh:
             session_id = fresh.pop()
@@ -210,13 +216,31 @@ class Identity:
         self.resolved = True
         return self
 
-    def _logged_in_user_id(self):
-        """On a device without our cookie, a logged-in user's linked id
-        (linked now to a fresh one when the user has none)."""
+    def _logged_in_user(self):
         user = getattr(self.request, "user", None)
-        if user is None or not getattr(user, "is_authenticated", False):
-            return None
-        return linked_user_id(user)
+        return user if getattr(user, "is_authenticated", False) else None
+
+    def _user_id_for(self, user, device_id):
+        """The userId of a logged-in ``user`` on a device holding
+        ``device_id`` (``None``: no valid cookie). The user's linked id
+        wins: a cookie left by someone else (a session that expired
+        without a logout, a login on an untracked path) is rewritten. An
+        unlinked user takes the device's id unless another user holds it.
+        Checked once per session, not per request."""
+        session = self.django_session()
+        checked = [str(user.pk), device_id]
+        if device_id and session is not None and session.get(SESSION_CHECKED_KEY) == checked:
+            return device_id
+        user_id = linked_user_id(user, create=False)
+        if not user_id:
+            if device_id is None or held_by_another(device_id, user):
+                device_id = None
+            user_id = link(user, device_id or new_ids(1)[0])
+        if user_id != device_id:
+            self.new_user = True
+        if session is not None:
+            session[SESSION_CHECKED_KEY] = [str(user.pk), user_id]
+        return user_id
 
     def adopt(self, user_id):
         """Make ``user_id`` this visitor's id from now on (cookie included)."""
@@ -233,10 +257,12 @@ class Identity:
 
     def reset(self):
         """Fresh userId and sessionId (sign-out: the next person on a shared
-        browser starts clean)."""
+        browser starts clean). The logout flushes the Django session: the
+        new sessionId goes in our cookie rather than create a new one."""
         self.resolve()
         self.user_id, self.session_id = new_ids(2)
         self.new_user = self.new_session = True
+        self._django_session = None
 
     def django_session(self):
         """The visitor's Django session, if they already have one.

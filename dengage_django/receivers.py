@@ -39,7 +39,7 @@ from django.db.models.signals import post_init, post_save
 from .conf import dengage_settings
 from .context import current_tracker
 from .identity import held_by_another, link, linked_user_id, new_ids
-from .policy import NO_CONSENT
+from .policy import NO_CONSENT, NOT_BROWSER
 from .subject import is_request_user, record_about, remember_consent, request_tracker
 from .users import user_fields
 
@@ -82,12 +82,14 @@ def _link_device(tracker, user):
 
 
 def _user_step(step, user, request):
-    """The signin/signout event: the visitor's own act, so recorded only in
-    a tracked request, or about the user when there is no request tracker
-    (``Client.force_login``, a login outside the middleware)."""
+    """The signin/signout event: with the visitor's ids in a tracked
+    request; about the user (their linked id) when no browser is there to
+    hold ids (``Client.force_login``, a login outside the middleware, a
+    native app's API login); nothing from a bot, on an excluded path
+    (staff) or without consent."""
     tracker = request_tracker(request)
     fields = {"step": step, **user_fields(user)}
-    if tracker is None:
+    if tracker is None or tracker.untracked_reason == NOT_BROWSER:
         return record_about("USER_OPERATIONS", user, fields)
     if tracker.active:
         return tracker.track("USER_OPERATIONS", **fields)

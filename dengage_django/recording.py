@@ -72,7 +72,8 @@ def track(name, *, request=None, user=None, **wire_fields):
     ``wire_fields`` use the guide's names (``productId``) or snake_case
     (``product_id``). Who the event is about (:mod:`.subject`): ``user``
     when given (a USER_OPERATIONS event then carries that user's fields),
-    else the visitor of ``request`` (or of the current request). ``request``
+    else the visitor of ``request`` (or of the current request); outside a
+    tracked request, the ``userId``/``sessionId`` given. ``request``
     without the middleware fills ``pageUrl`` and ``referrer``. Returns
     ``None`` when ``DENGAGE_ENABLED`` is off, the event is not recorded
     (an untracked visitor, a user without consent) or (lenient mode)
@@ -85,13 +86,16 @@ def track(name, *, request=None, user=None, **wire_fields):
     user = real_user(user)
     if user is not None and name == "USER_OPERATIONS":
         wire_fields = merge_fields(user_fields(user), wire_fields)
-    if user is not None or request_tracker(request) is not None:
+    tracker = request_tracker(request)
+    given_ids = "userId" in wire_fields or "user_id" in wire_fields
+    if user is not None or (tracker is not None and (tracker.active or not given_ids)):
         return record_about(name, user, wire_fields, request=request)
+    # No tracked visitor: the caller's own ids (a webhook, a task), if any.
     fields = default_fields()
-    if request is not None:
+    if request is not None and tracker is None:
         fields.update(request_fields(request))
     fields = merge_fields(fields, wire_fields)
-    if "userId" not in fields and "user_id" not in fields:
+    if not given_ids:
         return _store_one(reject(name, fields, DengageValidationError(name, "userId", NO_IDS)))
     return record(name, fields)
 

@@ -137,12 +137,7 @@ class Tracker:
         if self.untracked_reason is not None:
             return
         self.device  # noqa: B018 - cached
-        session = getattr(self.request, "session", None)
-        if session is not None:
-            session.keys()  # loads the session
-        user = getattr(self.request, "user", None)
-        if user is not None and user.is_authenticated:
-            self.identity.resolve()  # may read the user's link
+        self.identity.resolve()  # may read the session, the user's link, /get/key
 
     @_not_on_the_event_loop
     def track(self, name, **wire_fields):

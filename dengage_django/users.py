@@ -17,9 +17,11 @@ signin, signout, update) carries the same fields.
 
 ``DENGAGE_SEND_CONTACT_DETAILS = False``: no e-mail address or phone number
 leaves, under any field name (:func:`withhold_contact`): e-mail, phone and
-mobile fields are dropped, and so is any value shaped like an e-mail
-address, except a ``username``, which becomes the user's primary key (a
-shop that logs in by e-mail keeps one name per profile).
+mobile fields are dropped; e-mail addresses inside any text, list or URL
+(percent-encoded ``%40`` included) are cut out; a ``username`` shaped like
+an e-mail address or a phone number becomes the user's primary key (a shop
+that logs in by e-mail keeps one name per profile). Phone numbers written
+inside free text are not recognised: keep them out of event fields.
 """
 
 import datetime
@@ -36,6 +38,13 @@ BIRTH_DATE_ATTRIBUTES = ("birth_date", "date_of_birth", "birthday")
 #: Words in a (snake_case) field name that mark a contact detail.
 CONTACT_WORDS = ("email", "e_mail", "phone", "mobile")
 EMAIL_SHAPED = re.compile(r"\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*")
+PHONE_SHAPED = re.compile(r"\s*\+?[\d\s().\-]{7,24}\s*")
+#: An e-mail address inside text or a URL ("%40" is an encoded "@").
+EMAIL_IN_TEXT = re.compile(
+    r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}",
+    re.IGNORECASE,
+)
+WITHHELD = "[withheld]"
 
 
 def _first(user, names):
@@ -81,26 +90,34 @@ def user_fields(user):
     fields = dict(builder(user) or {})
     if not dengage_settings.SEND_CONTACT_DETAILS:
         username = fields.get("username")
-        if isinstance(username, str) and EMAIL_SHAPED.fullmatch(username):
+        if isinstance(username, str) and _is_contact_value(username):
             fields["username"] = str(user.pk) if user.pk is not None else None
         fields = withhold_contact(fields)
     return fields
 
 
-def _is_contact(key, value):
-    if isinstance(key, str) and any(word in snake_alias(key) for word in CONTACT_WORDS):
+def _is_contact_value(text):
+    if EMAIL_SHAPED.fullmatch(text):
         return True
-    return isinstance(value, str) and EMAIL_SHAPED.fullmatch(value) is not None
+    return PHONE_SHAPED.fullmatch(text) is not None and sum(c.isdigit() for c in text) >= 7
+
+
+def _is_contact_key(key):
+    return isinstance(key, str) and any(word in snake_alias(key) for word in CONTACT_WORDS)
+
+
+def _withheld(value):
+    if isinstance(value, str):
+        return EMAIL_IN_TEXT.sub(WITHHELD, value) if ("@" in value or "%40" in value) else value
+    if isinstance(value, Mapping):
+        return withhold_contact(value)
+    if isinstance(value, (list, tuple)):
+        return [_withheld(item) for item in value]
+    return value
 
 
 def withhold_contact(fields):
-    """``fields`` without e-mail addresses and phone numbers (by field name,
-    and any e-mail-shaped value), nested mappings (``params``) included."""
-    kept = {}
-    for key, value in fields.items():
-        if _is_contact(key, value):
-            continue
-        if isinstance(value, Mapping):
-            value = withhold_contact(value)
-        kept[key] = value
-    return kept
+    """``fields`` without e-mail addresses and phone numbers: contact fields
+    (by name) dropped, e-mail addresses cut out of every text, list and
+    nested mapping (``params``)."""
+    return {key: _withheld(value) for key, value in fields.items() if not _is_contact_key(key)}

@@ -30,4 +30,5 @@ urlpatterns = [
     path("async/basket-sync/", views.async_basket_sync_helper),
     path("async/basket/", views.async_basket),
     path("fail/", views.record_then_fail),
+    path("staff/orders/new/", views.staff_create_order),
 ]

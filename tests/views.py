@@ -213,3 +213,10 @@ async def async_basket(request):
 def record_then_fail(request):
     request.dengage.product_view(PRODUCTS[1])
     raise RuntimeError("the view failed after recording")
+
+
+def staff_create_order(request):
+    from .accounts.models import Order
+
+    Order.objects.create(customer_id=request.POST["customer"], total=Decimal("10"))
+    return HttpResponse("<p>order created</p>")

@@ -10,6 +10,7 @@ from dengage_django.exceptions import DengageValidationError
 from dengage_django.identity import is_valid_id
 from dengage_django.models import DengageIdentity, OutboxEvent
 
+from ..test_tracking import DESKTOP
 from .conftest import browser, events, linked, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -21,16 +22,16 @@ def test_staff_edit_outside_the_admin_is_filed_under_the_customer(alice, staff):
     alice_id = customer_browser.cookies["dengage_uid"].value
     staff_browser = browser()
     sign_in(staff_browser, staff)
-    staff_id = staff_browser.cookies["dengage_uid"].value
+    staff_browser.get("/")
+    [staff_page] = [e for e in events("PAGE_VIEW") if e["userId"] != alice_id]
     OutboxEvent.objects.all().delete()
 
     staff_browser.post(f"/staff/customers/{alice.pk}/", {"email": "alice@new.example.com"})
 
     [update] = events("USER_OPERATIONS", "update")
-    assert update["userId"] == alice_id != staff_id
+    assert update["userId"] == alice_id != staff_page["userId"]
     assert update["email"] == "alice@new.example.com"
-    staff_sessions = {e["sessionId"] for e in events("PAGE_VIEW")}
-    assert update["sessionId"] not in staff_sessions
+    assert update["sessionId"] != staff_page["sessionId"]
 
 
 def test_user_created_by_staff_gets_a_fresh_id_not_the_staff_members(staff):
@@ -44,7 +45,7 @@ def test_user_created_by_staff_gets_a_fresh_id_not_the_staff_members(staff):
     assert is_valid_id(signup["userId"])
 
 
-def test_track_with_the_requests_own_user_uses_the_visitor_ids(alice):
+def test_track_outside_a_request_uses_the_linked_id_and_its_own_session(alice):
     client = browser()
     sign_in(client, alice)
     visitor = client.cookies["dengage_uid"].value
@@ -53,6 +54,38 @@ def test_track_with_the_requests_own_user_uses_the_visitor_ids(alice):
     event = dengage_django.track("CUSTOM_EVENT", user=alice, type="x")  # no request here
     assert event.payload["userId"] == visitor == linked(alice)
     assert event.payload["sessionId"] != page["sessionId"]  # its own session
+
+
+def test_track_with_the_requests_own_user_uses_the_visitor_ids(alice):
+    from django.test import RequestFactory
+
+    from dengage_django.tracker import Tracker
+
+    request = RequestFactory().get("/", HTTP_USER_AGENT=DESKTOP)
+    request.user, request.session = alice, {}
+    request.dengage = Tracker(request)
+    event = dengage_django.track("CUSTOM_EVENT", request=request, user=alice, type="x")
+    assert event.payload["userId"] == request.dengage.user_id == linked(alice)
+    assert event.payload["sessionId"] == request.dengage.session_id
+    assert event.payload["pageUrl"] == "http://testserver/"
+
+
+def test_register_model_user_in_a_staff_request_is_that_user(alice, staff):
+    from tests.accounts.models import Order
+
+    def build(order, created, changes):
+        return "CUSTOM_EVENT", {"type": "order_saved", "user": order.customer}
+
+    dengage_django.register_model(Order, build)
+    try:
+        staff_browser = browser()
+        sign_in(staff_browser, staff)
+        staff_id = staff_browser.cookies["dengage_uid"].value
+        staff_browser.post("/staff/orders/new/", {"customer": alice.pk})
+    finally:
+        dengage_django.unregister_model(Order)
+    [saved] = events("CUSTOM_EVENT")
+    assert saved["userId"] == linked(alice) != staff_id
 
 
 def test_a_users_own_session_is_stable_for_a_while_then_renewed(alice):

@@ -73,3 +73,33 @@ def test_consent_for_the_user_still_applies(alice, settings):
     settings.DENGAGE_USER_CONSENT = lambda user: user.username != "alice"
     assert dengage_django.track("CUSTOM_EVENT", user=alice, type="t") is None
     assert not OutboxEvent.objects.exists()
+
+
+def test_explicit_ids_in_a_webhook_are_recorded_as_given():
+    from django.test import RequestFactory
+
+    from dengage_django.tracker import Tracker
+
+    request = RequestFactory().post("/webhooks/payment/", HTTP_USER_AGENT=STRIPE)
+    request.dengage = Tracker(request)
+    assert not request.dengage.active
+    event = dengage_django.track(
+        "CUSTOM_EVENT", request=request, type="paid", user_id="4711", session_id="s-1"
+    )
+    assert (event.payload["userId"], event.payload["sessionId"]) == ("4711", "s-1")
+    assert "pageUrl" not in event.payload
+
+
+def test_atrack_records_about_a_user_from_async_code(alice):
+    from asgiref.sync import async_to_sync
+
+    event = async_to_sync(dengage_django.atrack)("CUSTOM_EVENT", user=alice, type="async")
+    assert event.payload["userId"] == linked(alice)
+
+
+def test_a_native_apps_api_login_is_recorded_about_the_user(alice):
+    client = browser("MyShop/3.1 okhttp/4.12.0")
+    response = client.post("/login/", {"username": "alice", "password": "pw"})
+    assert not response.cookies.get("dengage_uid")
+    [signin] = events("USER_OPERATIONS", "signin")
+    assert signin["userId"] == linked(alice) and signin["username"] == "alice"

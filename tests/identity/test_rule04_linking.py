@@ -97,3 +97,34 @@ def test_signup_on_a_device_linked_to_someone_else_gets_a_fresh_id(alice):
     client.post("/signup/", {"username": "erin", "email": "e@example.com", "password": "pw"})
     erin = DengageIdentity.objects.get(user__username="erin").dengage_user_id
     assert erin != device and linked(alice) == device
+
+
+def test_a_cookie_left_by_someone_else_never_carries_a_logged_in_users_events(alice, bob, settings):
+    """alice's session ends without a logout; bob logs in where nothing is
+    tracked (an excluded path), then browses and edits his profile."""
+    shared = browser()
+    sign_in(shared, alice)
+    alice_id = shared.cookies["dengage_uid"].value
+    shared.cookies.pop("sessionid")  # her session expired; her cookie stays
+    settings.DENGAGE_EXCLUDED_PATHS = [r"/login/"]
+    sign_in(shared, bob)
+    shared.get("/")
+    shared.post("/profile/", {"email": "bob@new.example.com"})
+    page = events("PAGE_VIEW")[-1]
+    [update] = events("USER_OPERATIONS", "update")
+    assert page["userId"] == update["userId"] == linked(bob) != alice_id
+    assert shared.cookies["dengage_uid"].value == linked(bob)
+
+
+def test_the_logged_in_check_costs_one_query_per_session(alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = browser()
+    sign_in(client, alice)
+    client.get("/")
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/")
+    tables = " ".join(query["sql"] for query in queries.captured_queries)
+    assert "dengage_django_dengageidentity" not in tables
+    assert "dengage_django_outboxevent" in tables  # the page view was stored

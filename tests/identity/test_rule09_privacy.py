@@ -74,3 +74,33 @@ def test_users_never_seen_default_to_the_visitor_consent_regime(settings, alice)
     assert dengage_django.track("CUSTOM_EVENT", user=alice, type="x") is not None
     settings.DENGAGE_CONSENT = lambda request: True
     assert dengage_django.track("CUSTOM_EVENT", user=alice, type="y") is None
+
+
+def test_contact_details_hidden_inside_text_urls_and_lists_are_cut_out(settings):
+    settings.DENGAGE_SEND_CONTACT_DETAILS = False
+    event = dengage_django.track(
+        "CUSTOM_EVENT",
+        user_id="u1",
+        session_id="s1",
+        type="newsletter",
+        page_url="https://shop.example.com/?email=zz%40example.com&utm=mail",
+        params={"to": ["a@b.com", "ok"], "note": "mail me at x.y@example.co.uk please"},
+    ).payload
+    assert "example.com/?email=[withheld]&utm=mail" in event["pageUrl"]
+    assert event["params"] == {"to": ["[withheld]", "ok"], "note": "mail me at [withheld] please"}
+
+
+def test_a_url_with_an_at_sign_is_kept(settings):
+    settings.DENGAGE_SEND_CONTACT_DETAILS = False
+    url = "https://shop.example.com/@stride.co/profile"
+    event = dengage_django.track("PAGE_VIEW", user_id="u1", session_id="s1", page_url=url)
+    assert event.payload["pageUrl"] == url
+
+
+def test_a_phone_number_username_becomes_the_users_pk(settings):
+    settings.DENGAGE_SEND_CONTACT_DETAILS = False
+    user = make_user("+90 555 123 45 67")
+    event = dengage_django.track("USER_OPERATIONS", user=user, step="update").payload
+    assert event["username"] == str(user.pk)
+    assert "email" not in event and "phone" not in event
+    assert "555 123" not in str(event)  # the ids are hex: no spaces

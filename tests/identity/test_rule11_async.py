@@ -75,3 +75,28 @@ def _db_on_loop(*args):
     from django.core.exceptions import SynchronousOnlyOperation
 
     raise SynchronousOnlyOperation("You cannot call this from an async context")
+
+
+def test_an_anonymous_visitors_ids_are_resolved_before_the_async_view(monkeypatch):
+    from dengage_django import identity
+
+    calls = []
+    real = identity.new_ids
+
+    def spy(count):
+        import asyncio
+
+        try:
+            asyncio.get_running_loop()
+            calls.append("on the loop")
+        except RuntimeError:
+            calls.append("in a thread")
+        return real(count)
+
+    monkeypatch.setattr(identity, "new_ids", spy)
+    response = async_to_sync(AsyncClient().get)(
+        "/async/basket-sync/", headers={"user-agent": DESKTOP}
+    )
+    assert response.status_code == 200 and calls and "on the loop" not in calls
+    [page, add] = events()
+    assert add["userId"] == page["userId"] == response.cookies["dengage_uid"].value
