@@ -128,3 +128,14 @@ def test_the_logged_in_check_costs_one_query_per_session(alice):
     tables = " ".join(query["sql"] for query in queries.captured_queries)
     assert "dengage_django_dengageidentity" not in tables
     assert "dengage_django_outboxevent" in tables  # the page view was stored
+
+
+def test_signout_keeps_the_new_ids_in_cookies_not_a_new_session(alice):
+    from django.contrib.sessions.models import Session
+
+    client = browser()
+    sign_in(client, alice)
+    response = client.post("/logout/")
+    assert response.cookies["sessionid"].value == ""  # deleted, not replaced
+    assert not Session.objects.exists()
+    assert response.cookies["dengage_sid"].value  # the fresh sessionId
