@@ -1,4 +1,4 @@
-"""User-Agent classification: dengage_django.device against ua-parser.
+"""User-Agent classification: dengage_django.tracking.device against ua-parser.
 
     python bench/device.py [--lookups 20000] [--repeat 5]
 
@@ -82,7 +82,7 @@ def main():
     args = parser.parse_args()
 
     configure_django()
-    from dengage_django import device
+    from dengage_django.tracking import device
     from tests.test_device import USER_AGENTS
 
     labels = {user_agent: label for label, user_agent, _device, _bot in USER_AGENTS}

@@ -94,7 +94,7 @@ def main():
     args = parser.parse_args()
 
     helpers.setup_django()
-    from dengage_django.events import encode_event
+    from dengage_django.events.validation import encode_event
     from dengage_django.models import OutboxEvent
 
     server = helpers.fake_dengage()

@@ -141,7 +141,7 @@ def bulk_insert(count, *, status="pending", chunk=5000, start=0):
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from dengage_django.events import build_event
+    from dengage_django.events.validation import build_event
     from dengage_django.models import OutboxEvent
 
     table = connection.ops.quote_name(OutboxEvent._meta.db_table)

@@ -8,10 +8,10 @@ __all__ = ["__version__", "atrack", "register_model", "track", "unregister_model
 def track(name, *, request=None, user=None, **wire_fields):
     """Validate an event and record it in the outbox.
 
-    See :func:`dengage_django.recording.track`; imported lazily so that
+    See :func:`dengage_django.recording.store.track`; imported lazily so that
     ``import dengage_django`` works before Django's app registry is ready.
     """
-    from .recording import track as _track
+    from .recording.store import track as _track
 
     return _track(name, request=request, user=user, **wire_fields)
 
@@ -25,14 +25,14 @@ async def atrack(name, *, request=None, user=None, **wire_fields):
 
 
 def register_model(model, build, *, track_fields=()):
-    """Record events for saves of ``model``: see :mod:`dengage_django.registry`."""
-    from .registry import register_model as _register
+    """Record events for saves of ``model``: see :mod:`dengage_django.recording.registry`."""
+    from .recording.registry import register_model as _register
 
     return _register(model, build, track_fields=track_fields)
 
 
 def unregister_model(model):
     """Stop recording events for saves of ``model``."""
-    from .registry import unregister_model as _unregister
+    from .recording.registry import unregister_model as _unregister
 
     return _unregister(model)

@@ -23,8 +23,8 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from . import outbox
-from .client import redact
-from .events import EVENT_NAMES
+from .delivery.redaction import redact
+from .events.validation import EVENT_NAMES
 from .models import OutboxEvent
 from .status import format_age
 

@@ -7,8 +7,9 @@ class DengageConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import checks, receivers
-        from .client import install_log_redaction
+        from . import checks
+        from .delivery.redaction import install_log_redaction
+        from .recording import receivers
 
         checks.register_checks()
         receivers.connect()

@@ -42,11 +42,11 @@ DEFAULTS = {
     "RETRY_MAX_DELAY": 3600.0,
     "LEASE_SECONDS": 45,
     "CONFIGURATION_ERROR_PAUSE": 300.0,
-    # User-Agent classification (dengage_django.device).
+    # User-Agent classification (dengage_django.tracking.device).
     "APP_USER_AGENTS": {},  # {"IOS": [regex, ...], "ANDROID": [regex, ...]}
     "TRACK_BOTS": False,  # callers skip tracking when device.is_bot() unless True
     "BOT_USER_AGENTS": (),  # extra regexes (re.search) that mark a User-Agent as a bot
-    # Identity (dengage_django.identity).
+    # Identity (dengage_django.tracking.identity).
     "ID_SOURCE": "dengage",  # or "local"
     "ID_POOL_SIZE": 100,
     "ID_FETCH_TIMEOUT": 0.5,
@@ -57,11 +57,11 @@ DEFAULTS = {
     "SESSION_TIMEOUT": 30 * 60,
     "COOKIE_DOMAIN": None,  # e.g. ".example.com" to share ids between www. and m.
     "COOKIE_SECURE": None,  # None: Secure when request.is_secure()
-    # Which requests are tracked (dengage_django.policy).
+    # Which requests are tracked (dengage_django.tracking.policy).
     "EXCLUDED_PATHS": (),  # regexes added to the admin, STATIC_URL and MEDIA_URL prefixes
     "CONSENT": None,  # callable(request) -> bool, or its dotted path
     "RESPECT_GPC": False,
-    # Users (dengage_django.receivers, dengage_django.users).
+    # Users (dengage_django.recording.receivers, dengage_django.events.users).
     "USER_EVENTS": True,  # signup/signin/signout/update from auth signals and saves
     "USER_FIELDS": None,  # callable(user) -> mapping, or its dotted path
     "SEND_CONTACT_DETAILS": True,  # False: never send email or phone
@@ -71,7 +71,7 @@ DEFAULTS = {
     "STATUS_MAX_AGE": 900,  # dengage_status fails when the oldest due event is older
     "TASK_ON_RECORD": False,  # enqueue the send task when events are recorded
     "TASK_THROTTLE": 10.0,  # at most one enqueued task per this many seconds
-    # Reading products and baskets (dengage_django.adapters).
+    # Reading products and baskets (dengage_django.events.adapters).
     "PRODUCT_ADAPTER": None,
     "BASKET_ADAPTER": None,
 }

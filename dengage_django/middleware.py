@@ -12,7 +12,7 @@ Place it after ``SessionMiddleware`` and ``AuthenticationMiddleware``::
     ]
 
 It works in both sync (WSGI) and async (ASGI) stacks. Every request gets a
-:class:`~dengage_django.tracker.Tracker`; after the response, a page a
+:class:`~dengage_django.tracking.tracker.Tracker`; after the response, a page a
 visitor saw is recorded as PAGE_VIEW (see :func:`.policy.is_page_view`),
 the request's deferred events are stored, and the visitor's ids are
 written back (session, cookies, ``Vary: Cookie``). Each of these steps
@@ -26,10 +26,10 @@ import logging
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 
 from .conf import dengage_settings
-from .context import current_tracker
-from .policy import is_page_view
-from .subject import remember_request_consent
-from .tracker import Tracker
+from .recording.subject import remember_request_consent
+from .tracking.context import current_tracker
+from .tracking.policy import is_page_view
+from .tracking.tracker import Tracker
 
 logger = logging.getLogger(__name__)
 

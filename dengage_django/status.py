@@ -22,7 +22,7 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from . import outbox
-from .client import redact
+from .delivery.redaction import redact
 from .models import OutboxEvent
 
 Status = OutboxEvent.Status

@@ -24,7 +24,7 @@ from django.db import transaction
 
 from . import outbox, signals
 from .conf import dengage_settings
-from .delivery import Sender
+from .delivery.sender import Sender
 from .exceptions import DengageConfigurationError
 from .models import OutboxEvent
 

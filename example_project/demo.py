@@ -350,7 +350,7 @@ def checks(events, visitors, facts):
 
 def main():
     started = time.monotonic()
-    from dengage_django.events import EVENT_NAMES
+    from dengage_django.events.validation import EVENT_NAMES
     from dengage_django.testing import FakeDengageServer
 
     api_key = "11111111-2222-3333-4444-555555555555"

@@ -6,13 +6,9 @@ import pytest
 import requests
 
 from dengage_django import __version__
-from dengage_django.client import (
-    DengageClient,
-    Outcome,
-    classify,
-    parse_retry_after,
-    redact,
-)
+from dengage_django.delivery.answers import Outcome, classify, parse_retry_after
+from dengage_django.delivery.client import DengageClient
+from dengage_django.delivery.redaction import redact
 from dengage_django.exceptions import DengageAPIError, DengageConfigurationError
 
 KEY = "11111111-2222-3333-4444-555555555555"

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 import dengage_django
 from dengage_django import outbox
-from dengage_django.delivery import Sender, backoff_delay
+from dengage_django.delivery.sender import Sender, backoff_delay
 from dengage_django.models import OutboxEvent
 
 from .test_events import GUIDE_EXAMPLES
@@ -210,7 +210,7 @@ def test_lost_lease_events_are_not_sent(fake_server):
     # Another worker took one of them (this one's lease had run out).
     OutboxEvent.objects.filter(id=claimed[0].id).update(lease_owner="other")
     sender = Sender(lease_seconds=1)  # forces a renewal before the request
-    from dengage_django.delivery import DrainReport
+    from dengage_django.delivery.sender import DrainReport
 
     sender._deliver(token, claimed, DrainReport())
     assert [event["productId"] for event in fake_server.events] == ["P1", "P2"]
@@ -295,7 +295,7 @@ def test_backoff_grows_and_is_capped():
 
 
 def test_looping_sender_purges_at_most_every_ten_minutes(fake_server, settings, monkeypatch):
-    from dengage_django import delivery
+    from dengage_django.delivery import sender as delivery
 
     settings.DENGAGE_RETENTION_DAYS = 1
     calls = []
@@ -402,13 +402,13 @@ def loop_until_sent(n, caplog, *, on_error=lambda: None):
         if sum(r.sent for r in reports) >= n:
             stop.set()
 
-    logger = logging.getLogger("dengage_django.delivery")
+    logger = logging.getLogger("dengage_django.delivery.sender")
     handler = _OnError(on_error)
     logger.addHandler(handler)
     watchdog = threading.Timer(30, stop.set)
     watchdog.start()
     try:
-        with caplog.at_level(logging.ERROR, logger="dengage_django.delivery"):
+        with caplog.at_level(logging.ERROR, logger="dengage_django.delivery.sender"):
             total = Sender(stop_event=stop).loop(interval=0.01, on_report=on_report)
     finally:
         watchdog.cancel()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dengage_django.events import EVENT_NAMES
+from dengage_django.events.validation import EVENT_NAMES
 
 pytestmark = pytest.mark.slow
 

@@ -1,12 +1,12 @@
-"""Tests for dengage_django.device: device_for() and is_bot()."""
+"""Tests for dengage_django.tracking.device: device_for() and is_bot()."""
 
 import pytest
 from django.test import override_settings
 
-from dengage_django import device
 from dengage_django.conf import dengage_settings
-from dengage_django.device import device_for, is_bot
 from dengage_django.exceptions import DengageConfigurationError
+from dengage_django.tracking import device
+from dengage_django.tracking.device import device_for, is_bot
 
 PC, MOBILE, TABLET = "PC", "MOBILE", "TABLET"
 

@@ -1,4 +1,4 @@
-"""Tests for dengage_django.events: validation and normalisation of events."""
+"""Tests for dengage_django.events.validation: validation and normalisation of events."""
 
 import datetime
 import json
@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 from django.utils.translation import gettext_lazy
 
-from dengage_django.events import (
+from dengage_django.events.validation import (
     EVENT_NAMES,
     build_event,
     encode_batch,

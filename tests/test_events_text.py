@@ -1,4 +1,4 @@
-"""Broken text (lone surrogates, NUL characters) in dengage_django.events.
+"""Broken text (lone surrogates, NUL characters) in dengage_django.events.validation.
 
 Lenient mode cleans the shop's text (NULs dropped, lone surrogates become
 U+FFFD); strict mode rejects it, naming the field. Whatever the input,
@@ -16,8 +16,8 @@ import pytest
 from django.test import override_settings
 from django.utils.functional import lazy
 
-from dengage_django import events
-from dengage_django.events import (
+from dengage_django.events import validation as events
+from dengage_django.events.validation import (
     build_event,
     clean_text,
     encode_event,

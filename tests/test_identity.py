@@ -6,9 +6,10 @@ import pytest
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
-from dengage_django import identity
-from dengage_django.identity import SESSION_KEY, SESSION_SEEN_KEY, Identity, is_valid_id
 from dengage_django.models import OutboxEvent
+from dengage_django.tracking import ids
+from dengage_django.tracking.identity import SESSION_KEY, SESSION_SEEN_KEY, Identity
+from dengage_django.tracking.ids import is_valid_id
 
 from .test_tracking import DESKTOP
 
@@ -24,9 +25,9 @@ def browser():
 def dengage_ids(settings, fake_server):
     """Ids from the fake data center's /get/key, with a fresh pool."""
     settings.DENGAGE_ID_SOURCE = "dengage"
-    identity.key_pool().clear()
+    ids.key_pool().clear()
     yield fake_server
-    identity.key_pool().clear()
+    ids.key_pool().clear()
 
 
 def page_ids():
@@ -179,7 +180,7 @@ def test_slow_dengage_adds_at_most_the_fetch_timeout(browser, dengage_ids, setti
 
 def test_pool_hands_out_each_key_once(dengage_ids, settings):
     settings.DENGAGE_ID_POOL_SIZE = 6
-    pool = identity.KeyPool()
+    pool = ids.KeyPool()
     taken = pool.take(2) + pool.take(2) + pool.take(2) + pool.take(2)
     assert len(set(taken)) == 8
     assert pool.fetches == 2
@@ -189,7 +190,7 @@ def test_pool_under_threads_never_duplicates(dengage_ids, settings):
     import threading
 
     settings.DENGAGE_ID_POOL_SIZE = 50
-    pool = identity.KeyPool()
+    pool = ids.KeyPool()
     results = []
 
     def worker():
@@ -213,7 +214,7 @@ def test_local_source_never_calls_dengage(browser, fake_server, settings):
 def test_missing_configuration_falls_back_to_local(settings):
     settings.DENGAGE_ID_SOURCE = "dengage"
     settings.DENGAGE_DATA_CENTER_URL = ""
-    pool = identity.KeyPool()
-    ids = pool.take(2)
-    assert all(len(value) == 32 for value in ids)
+    pool = ids.KeyPool()
+    taken = pool.take(2)
+    assert all(len(value) == 32 for value in taken)
     assert pool.failures == 1

@@ -140,7 +140,7 @@ def test_insert_outside_a_transaction_is_one_plain_statement():
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from dengage_django.events import build_event
+    from dengage_django.events.validation import build_event
 
     payloads = [
         build_event(

@@ -24,7 +24,7 @@ from django.db import OperationalError, connection
 from django.test import Client
 from django.utils import timezone
 
-from dengage_django.events import encode_event
+from dengage_django.events.validation import encode_event
 from dengage_django.models import OutboxEvent
 from dengage_django.testing import EVENTS_PATH, FakeDengageServer
 

@@ -4,7 +4,7 @@ import pytest
 
 import dengage_django
 from dengage_django import signals
-from dengage_django.delivery import Sender
+from dengage_django.delivery.sender import Sender
 from dengage_django.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db

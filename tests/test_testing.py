@@ -15,7 +15,6 @@ from django.test import Client, TestCase
 
 import dengage_django
 from dengage_django.conf import dengage_settings
-from dengage_django.device import is_bot
 from dengage_django.models import OutboxEvent
 from dengage_django.testing import (
     BROWSER_USER_AGENT,
@@ -25,6 +24,7 @@ from dengage_django.testing import (
     browser_client,
     capture_events,
 )
+from dengage_django.tracking.device import is_bot
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADERS = {

@@ -207,7 +207,7 @@ def test_template_given_none_lenient_and_strict(browser, settings):
 def test_unreadable_product_object_is_invalid(browser, lenient):
     from django.test import RequestFactory
 
-    from dengage_django.tracker import Tracker
+    from dengage_django.tracking.tracker import Tracker
 
     request = RequestFactory().get("/", headers={"user-agent": DESKTOP})
     request.session = {}
@@ -245,7 +245,7 @@ def test_hostile_cookies_are_replaced_not_echoed(browser):
 
 
 def test_tracking_failure_never_breaks_the_page_when_lenient(browser, lenient, monkeypatch):
-    from dengage_django import tracker
+    from dengage_django.tracking import tracker
 
     def broken(self):
         raise RuntimeError("boom")
@@ -288,7 +288,7 @@ def test_module_level_track_uses_the_request_tracker(browser):
     from django.test import RequestFactory
 
     import dengage_django
-    from dengage_django.tracker import Tracker
+    from dengage_django.tracking.tracker import Tracker
 
     request = RequestFactory().get("/p/1/", headers={"user-agent": PHONE})
     request.session = {}

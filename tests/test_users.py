@@ -10,12 +10,12 @@ from django.db.models.signals import post_init, post_save
 from django.test import Client
 
 import dengage_django
-from dengage_django import receivers
-from dengage_django.context import current_tracker
+from dengage_django.events.users import default_user_fields
 from dengage_django.exceptions import DengageValidationError
-from dengage_django.identity import is_valid_id
 from dengage_django.models import DengageIdentity, OutboxEvent
-from dengage_django.users import default_user_fields
+from dengage_django.recording import receivers
+from dengage_django.tracking.context import current_tracker
+from dengage_django.tracking.ids import is_valid_id
 
 from .accounts.models import Customer, Order
 from .test_tracking import DESKTOP, GOOGLEBOT, PHONE
@@ -138,7 +138,7 @@ def test_loading_users_never_works_out_the_default_fields(ayse, monkeypatch):
     """request.user is loaded on every request: with the default fields, what
     is sent about a user is worked out only when a user is saved, and only if
     a column changed."""
-    from dengage_django import users
+    from dengage_django.events import users
 
     calls = []
     real = users.default_user_fields

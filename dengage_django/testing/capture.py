@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..events import EVENT_NAMES, snake_alias
+from ..events.validation import EVENT_NAMES, snake_alias
 from ..signals import event_recorded
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 import dengage_django
 from dengage_django.exceptions import DengageValidationError
-from dengage_django.identity import is_valid_id
 from dengage_django.models import DengageIdentity, OutboxEvent
+from dengage_django.tracking.ids import is_valid_id
 
 from ..test_tracking import DESKTOP
 from .conftest import browser, events, linked, sign_in
@@ -59,7 +59,7 @@ def test_track_outside_a_request_uses_the_linked_id_and_its_own_session(alice):
 def test_track_with_the_requests_own_user_uses_the_visitor_ids(alice):
     from django.test import RequestFactory
 
-    from dengage_django.tracker import Tracker
+    from dengage_django.tracking.tracker import Tracker
 
     request = RequestFactory().get("/", HTTP_USER_AGENT=DESKTOP)
     request.user, request.session = alice, {}

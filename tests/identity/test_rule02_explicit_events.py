@@ -48,7 +48,7 @@ def test_webhook_with_a_browser_like_agent_neither_mints_nor_sets_cookies(alice)
 def test_explicit_event_from_an_excluded_path_and_a_bot_still_recorded(alice, settings):
     from django.test import RequestFactory
 
-    from dengage_django.tracker import Tracker
+    from dengage_django.tracking.tracker import Tracker
 
     for path, agent in (("/admin/x/", DESKTOP), ("/", GOOGLEBOT)):
         request = RequestFactory().get(path, HTTP_USER_AGENT=agent)
@@ -61,7 +61,7 @@ def test_explicit_event_from_an_excluded_path_and_a_bot_still_recorded(alice, se
 def test_a_bots_own_visitor_events_are_still_dropped():
     from django.test import RequestFactory
 
-    from dengage_django.tracker import Tracker
+    from dengage_django.tracking.tracker import Tracker
 
     request = RequestFactory().get("/", HTTP_USER_AGENT=GOOGLEBOT)
     request.dengage = Tracker(request)
@@ -78,7 +78,7 @@ def test_consent_for_the_user_still_applies(alice, settings):
 def test_explicit_ids_in_a_webhook_are_recorded_as_given():
     from django.test import RequestFactory
 
-    from dengage_django.tracker import Tracker
+    from dengage_django.tracking.tracker import Tracker
 
     request = RequestFactory().post("/webhooks/payment/", HTTP_USER_AGENT=STRIPE)
     request.dengage = Tracker(request)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from dengage_django.identity import link
 from dengage_django.models import DengageIdentity
+from dengage_django.tracking.ids import link
 
 from .conftest import browser, events, linked, sign_in
 

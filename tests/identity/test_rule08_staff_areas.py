@@ -2,8 +2,8 @@
 
 import pytest
 
-from dengage_django import policy
 from dengage_django.models import DengageIdentity
+from dengage_django.tracking import policy
 
 from .conftest import browser, events
 

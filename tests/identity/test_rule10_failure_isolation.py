@@ -39,7 +39,7 @@ def test_visitor_text_never_fails_even_in_strict_mode(settings, strict):
 
 
 def test_a_failing_page_view_loses_neither_other_events_nor_cookies(lenient, monkeypatch):
-    from dengage_django.tracker import Tracker
+    from dengage_django.tracking.tracker import Tracker
 
     def broken(self):
         raise RuntimeError("page view broke")
@@ -78,7 +78,7 @@ def test_an_empty_basket_records_nothing_in_strict_mode(settings):
 def test_checkout_helper_with_no_products_records_nothing():
     from django.test import RequestFactory
 
-    from dengage_django.tracker import Tracker
+    from dengage_django.tracking.tracker import Tracker
 
     request = RequestFactory().get("/", HTTP_USER_AGENT=DESKTOP)
     tracker = Tracker(request)

@@ -5,7 +5,7 @@ from asgiref.sync import async_to_sync
 from django.test import AsyncClient
 
 from dengage_django.exceptions import DengageError
-from dengage_django.tracker import Tracker
+from dengage_django.tracking.tracker import Tracker
 
 from ..test_tracking import DESKTOP
 from .conftest import events, linked
@@ -78,7 +78,7 @@ def _db_on_loop(*args):
 
 
 def test_an_anonymous_visitors_ids_are_resolved_before_the_async_view(monkeypatch):
-    from dengage_django import identity
+    from dengage_django.tracking import identity
 
     calls = []
     real = identity.new_ids

@@ -1,6 +1,6 @@
 """``manage.py send_dengage_outbox``: deliver recorded events to Dengage.
 
-Thin by design: it parses options, builds a :class:`~dengage_django.delivery.Sender`
+Thin by design: it parses options, builds a :class:`~dengage_django.delivery.sender.Sender`
 and reports. Exit status: 0 when the run finished (events that will be retried
 included), 2 on a configuration error (missing setting, or Dengage refusing
 the API key / origin).
@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ... import outbox
 from ...conf import dengage_settings
-from ...delivery import Sender, preview
+from ...delivery.sender import Sender, preview
 from ...exceptions import DengageConfigurationError
 from ..arguments import positive_float, positive_int
 

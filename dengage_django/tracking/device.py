@@ -72,8 +72,8 @@ from collections.abc import Iterable
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from .conf import PREFIX, dengage_settings
-from .exceptions import DengageConfigurationError
+from ..conf import PREFIX, dengage_settings
+from ..exceptions import DengageConfigurationError
 
 __all__ = ["MAX_USER_AGENT_CHARS", "device_for", "is_bot"]
 

@@ -26,11 +26,11 @@ import logging
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .conf import dengage_settings
-from .context import current_tracker
-from .identity import SEEN_GRANULARITY, is_valid_id, link, linked_user_id, new_ids
-from .policy import NO_CONSENT
-from .recording import default_fields, merge_fields, record
+from ..conf import dengage_settings
+from ..tracking.context import current_tracker
+from ..tracking.identity import SEEN_GRANULARITY, is_valid_id, link, linked_user_id, new_ids
+from ..tracking.policy import NO_CONSENT
+from .store import default_fields, merge_fields, record
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def is_visitor(tracker, user):
 
 
 def _identity(user):
-    from .models import DengageIdentity
+    from ..models import DengageIdentity
 
     return DengageIdentity.objects.filter(user=user)
 
@@ -113,7 +113,7 @@ def remember_consent(user, consent):
     """Store what a request of ``user`` decided about consent."""
     if not _linkable(user):
         return
-    from .models import DengageIdentity
+    from ..models import DengageIdentity
 
     DengageIdentity.objects.update_or_create(user=user, defaults={"consent": consent})
 

@@ -22,7 +22,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 from django.utils.translation import get_language_from_path
 
-from .conf import dengage_settings
+from ..conf import dengage_settings
 from .device import is_bot, is_browser
 
 PREFETCH_HEADERS = ("HTTP_PURPOSE", "HTTP_SEC_PURPOSE", "HTTP_X_PURPOSE", "HTTP_X_MOZ")

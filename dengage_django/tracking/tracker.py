@@ -38,13 +38,14 @@ from django.core.exceptions import SynchronousOnlyOperation
 from django.db import connections, transaction
 from django.utils import translation
 
-from . import adapters, outbox
-from .conf import dengage_settings
+from .. import outbox
+from ..conf import dengage_settings
+from ..events import adapters
+from ..exceptions import DengageError, DengageValidationError
+from ..recording.store import default_fields, merge_fields, prepare, reject, request_fields, store
 from .device import device_for
-from .exceptions import DengageError, DengageValidationError
 from .identity import Identity
 from .policy import untracked_reason
-from .recording import default_fields, merge_fields, prepare, reject, request_fields, store
 
 logger = logging.getLogger(__name__)
 

@@ -33,13 +33,13 @@ import logging
 
 from django.db.models.signals import post_init, post_save
 
-from .conf import dengage_settings
+from ..conf import dengage_settings
 
 logger = logging.getLogger(__name__)
 
 
 def _uid(model, what):
-    return f"dengage_django.registry.{what}.{model._meta.label_lower}"
+    return f"dengage_django.recording.registry.{what}.{model._meta.label_lower}"
 
 
 def register_model(model, build, *, track_fields=()):

@@ -36,12 +36,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db.models.signals import post_init, post_save
 
-from .conf import dengage_settings
-from .context import current_tracker
-from .identity import held_by_another, link, linked_user_id, new_ids
-from .policy import NO_CONSENT, NOT_BROWSER
+from ..conf import dengage_settings
+from ..events.users import user_fields
+from ..tracking.context import current_tracker
+from ..tracking.identity import held_by_another, link, linked_user_id, new_ids
+from ..tracking.policy import NO_CONSENT, NOT_BROWSER
 from .subject import is_request_user, record_about, remember_consent, request_tracker
-from .users import user_fields
 
 logger = logging.getLogger(__name__)
 

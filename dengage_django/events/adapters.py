@@ -17,9 +17,9 @@ from collections.abc import Mapping
 
 from django.utils.module_loading import import_string
 
-from .conf import dengage_settings
-from .events import snake_alias
-from .exceptions import DengageValidationError
+from ..conf import dengage_settings
+from ..exceptions import DengageValidationError
+from .validation import snake_alias
 
 #: Keys a checkout's productList item may carry (snake_case spelling).
 ITEM_KEYS = ("product_id", "price", "currency", "quantity")

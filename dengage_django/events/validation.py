@@ -68,8 +68,8 @@ from typing import Any, NamedTuple
 
 from django.utils.functional import Promise
 
-from .conf import dengage_settings
-from .exceptions import DengageValidationError
+from ..conf import dengage_settings
+from ..exceptions import DengageValidationError
 
 __all__ = [
     "EVENT_NAMES",
@@ -77,6 +77,7 @@ __all__ = [
     "clean_text",
     "encode_batch",
     "encode_event",
+    "join_encoded",
     "sanitize_for_storage",
     "snake_alias",
     "visitor_text",

@@ -14,12 +14,18 @@ import logging
 
 from django.db import DatabaseError
 
-from . import outbox
-from .conf import dengage_settings
-from .events import build_event, clean_text, sanitize_for_storage, snake_alias, visitor_text
-from .exceptions import DengageValidationError
-from .models import OutboxEvent
-from .users import user_fields, withhold_contact
+from .. import outbox
+from ..conf import dengage_settings
+from ..events.users import user_fields, withhold_contact
+from ..events.validation import (
+    build_event,
+    clean_text,
+    sanitize_for_storage,
+    snake_alias,
+    visitor_text,
+)
+from ..exceptions import DengageValidationError
+from ..models import OutboxEvent
 
 logger = logging.getLogger(__name__)
 

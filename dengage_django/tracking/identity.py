@@ -7,40 +7,23 @@
   (a session cookie), else in a cookie of ours: no Django session is ever
   created for it. Either way a visitor inactive for
   ``DENGAGE_SESSION_TIMEOUT`` seconds starts a new session.
-* Ids read back from cookies or the session are checked
-  (:func:`is_valid_id`); anything else is replaced, never echoed.
-* New ids come from Dengage's ``/get/key`` when ``DENGAGE_ID_SOURCE`` is
-  ``"dengage"`` (the default): fetched in batches into a process-wide pool
-  (:class:`KeyPool`) so most new visitors cost no HTTP call, with a short
-  timeout. When Dengage fails, local unique ids are used and no new call is
-  made for ``DENGAGE_ID_FETCH_BACKOFF`` seconds, so an outage adds no
-  latency to pages. ``"local"`` never calls Dengage, and neither does a
-  project without a data center URL or API key, nor a test run (Django's
-  test environment is set up) whose data center is not on this machine:
-  a shop's own tests never reach the real Dengage for ids.
+* Ids read back from cookies or the session are checked; anything else
+  is replaced, never echoed. New ids and user links: :mod:`.ids`.
 * Responses on which the ids were read or set carry ``Vary: Cookie``; those
   that set a new id also carry ``Cache-Control: private``, so no cache hands
   one visitor's ids to another.
 """
 
 import logging
-import re
-import threading
 import time
-import uuid
-from collections import deque
-from urllib.parse import urlsplit
 
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
-from .conf import dengage_settings
-from .exceptions import DengageError
+from ..conf import dengage_settings
+from .ids import held_by_another, is_valid_id, link, linked_user_id, new_ids
 
 logger = logging.getLogger(__name__)
 
-#: Ids Dengage hands out look numeric (possibly negative); local ids are
-#: hex. Anything else read from a cookie is replaced.
-ID_PATTERN = re.compile(r"-?[A-Za-z0-9_]{1,64}")
 SESSION_KEY = "_dengage_sid"
 SESSION_SEEN_KEY = "_dengage_seen"
 #: ``[user pk, userId]`` once the device's id was checked against the
@@ -49,131 +32,6 @@ SESSION_CHECKED_KEY = "_dengage_uid_for"
 #: Only write the "last seen" time to the session when it moved this much,
 #: so an active visitor does not cost a session save on every request.
 SEEN_GRANULARITY = 60
-
-
-def is_valid_id(value):
-    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
-
-
-def local_id():
-    """A unique id made here (Dengage accepts any unique string)."""
-    return uuid.uuid4().hex
-
-
-class KeyPool:
-    """Thread-safe pool of ids from ``/get/key``, refilled in batches.
-
-    ``take(n)`` never blocks on another thread's fetch and never raises: it
-    answers from the pool, fetches one batch (at most one thread at a time,
-    with ``DENGAGE_ID_FETCH_TIMEOUT``), or falls back to local ids.
-    """
-
-    def __init__(self):
-        self._ids = deque()
-        self._lock = threading.Lock()
-        self._fetching = threading.Lock()
-        self._retry_at = 0.0
-        self.fetches = 0
-        self.failures = 0
-
-    def clear(self):
-        with self._lock:
-            self._ids.clear()
-            self._retry_at = 0.0
-
-    def _pop(self, count):
-        with self._lock:
-            if len(self._ids) < count:
-                return None
-            return [self._ids.popleft() for _ in range(count)]
-
-    def take(self, count):
-        ids = self._pop(count)
-        if ids is not None:
-            return ids
-        if time.monotonic() >= self._retry_at and self._fetching.acquire(blocking=False):
-            try:
-                self._fetch(max(count, dengage_settings.ID_POOL_SIZE))
-            finally:
-                self._fetching.release()
-            ids = self._pop(count)
-            if ids is not None:
-                return ids
-        return [local_id() for _ in range(count)]
-
-    def _fetch(self, count):
-        self.fetches += 1
-        try:
-            client = _keys_client()
-            keys = client.get_keys(count, timeout=dengage_settings.ID_FETCH_TIMEOUT)
-        except (DengageError, ValueError) as exc:
-            self.failures += 1
-            self._retry_at = time.monotonic() + dengage_settings.ID_FETCH_BACKOFF
-            logger.warning(
-                "could not fetch ids from Dengage, using local ids for %ss: %s",
-                dengage_settings.ID_FETCH_BACKOFF,
-                exc,
-            )
-            return
-        valid = [key for key in keys if is_valid_id(key)]
-        with self._lock:
-            self._ids.extend(valid)
-
-
-_pool = KeyPool()
-_clients = {}
-_clients_lock = threading.Lock()
-
-
-def _keys_client():
-    """A client per configuration (one pooled connection per process)."""
-    from .client import DengageClient
-
-    key = (
-        dengage_settings.API_KEY,
-        dengage_settings.DATA_CENTER_URL,
-        dengage_settings.ORIGIN,
-    )
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = _clients[key] = DengageClient.from_settings()
-        return client
-
-
-def key_pool():
-    return _pool
-
-
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
-
-
-def _in_test_run():
-    """Whether Django's test environment is set up (its test runner and
-    pytest-django both do it): ``mail.outbox`` exists only then."""
-    from django.core import mail
-
-    return hasattr(mail, "outbox")
-
-
-def _fetches_ids():
-    """Whether new ids come from ``/get/key`` (see the module docstring)."""
-    if dengage_settings.ID_SOURCE == "local":
-        return False
-    url = dengage_settings.DATA_CENTER_URL
-    if not (url and dengage_settings.API_KEY):
-        return False
-    if _in_test_run():
-        host = urlsplit(url).hostname or ""
-        return host in LOOPBACK_HOSTS or host.startswith("127.")
-    return True
-
-
-def new_ids(count):
-    """``count`` fresh ids from the configured source."""
-    if not _fetches_ids():
-        return [local_id() for _ in range(count)]
-    return _pool.take(count)
 
 
 class Identity:
@@ -351,47 +209,3 @@ class Identity:
                 **common,
             )
             patch_cache_control(response, private=True)
-
-
-def _identity_model():
-    from .models import DengageIdentity
-
-    return DengageIdentity
-
-
-def _linkable(user):
-    from django.contrib.auth import get_user_model
-
-    return isinstance(user, get_user_model()) and user.pk is not None
-
-
-def linked_user_id(user, *, create=True):
-    """The Dengage userId linked to an auth ``user`` (a fresh one, linked
-    now, when there is none and ``create``). An object that is not an
-    ``AUTH_USER_MODEL`` instance cannot be linked: it gets a fresh id."""
-    if not _linkable(user):
-        return new_ids(1)[0] if create else None
-    found = (
-        _identity_model()
-        .objects.filter(user=user)
-        .values_list("dengage_user_id", flat=True)
-        .first()
-    )
-    if found and is_valid_id(found):
-        return found
-    if not create:
-        return None
-    return link(user, new_ids(1)[0])
-
-
-def held_by_another(user_id, user):
-    """Whether a user other than ``user`` is linked to ``user_id``."""
-    return (
-        _identity_model().objects.filter(dengage_user_id=user_id).exclude(user_id=user.pk).exists()
-    )
-
-
-def link(user, user_id):
-    """Record that ``user`` is Dengage visitor ``user_id``; returns it."""
-    _identity_model().objects.update_or_create(user=user, defaults={"dengage_user_id": user_id})
-    return user_id

@@ -30,8 +30,8 @@ from collections.abc import Mapping
 
 from django.utils.module_loading import import_string
 
-from .conf import dengage_settings
-from .events import snake_alias
+from ..conf import dengage_settings
+from .validation import snake_alias
 
 PHONE_ATTRIBUTES = ("phone", "phone_number", "mobile")
 BIRTH_DATE_ATTRIBUTES = ("birth_date", "date_of_birth", "birthday")

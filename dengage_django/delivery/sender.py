@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 
 from django import db
 
-from . import outbox
-from .client import DengageClient, Outcome, describe_configuration
-from .conf import dengage_settings
-from .events import encode_event, join_encoded
+from .. import outbox
+from ..conf import dengage_settings
+from ..events.validation import encode_event, join_encoded
+from .answers import Outcome, describe_configuration
+from .client import DengageClient
 
 logger = logging.getLogger(__name__)
 
