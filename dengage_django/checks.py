@@ -16,13 +16,13 @@ from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import Error, Info, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, router
 from django.db.migrations.loader import MigrationLoader
 from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, PREFIX, dengage_settings
+from .conf import FROM_ENVIRONMENT, PREFIX, SETTINGS, dengage_settings
 
 APP_LABEL = "dengage_django"
 
@@ -34,17 +34,17 @@ TAG = "dengage"
 CHECKS = []
 
 
-def _check(*tags):
+def _check(*tags, deploy=False):
     def collect(function):
-        CHECKS.append((function, tags))
+        CHECKS.append((function, tags, deploy))
         return function
 
     return collect
 
 
 def register_checks():
-    for function, tags in CHECKS:
-        register(function, *tags)
+    for function, tags, deploy in CHECKS:
+        register(function, *tags, deploy=deploy)
 
 
 #: Every check id with its meaning. Ids are never reused.
@@ -70,6 +70,7 @@ CHECK_IDS = {
     "dengage_django.W005": "dengage_django has unapplied migrations",
     "dengage_django.W006": "DENGAGE_LEASE_SECONDS is not above CONNECT_TIMEOUT + TIMEOUT",
     "dengage_django.W007": "the site is HTTPS-only but the id cookies would not be Secure",
+    "dengage_django.I001": "where each sending setting comes from (check --deploy)",
 }
 
 MIDDLEWARE_PATH = "dengage_django.middleware.DengageMiddleware"
@@ -111,11 +112,11 @@ def check_credentials(app_configs=None, **kwargs):
         return []
     messages = []
     for name, (error_id, warning_id) in REQUIRED.items():
-        if not _is_blank(getattr(settings, PREFIX + name, DEFAULTS[name])):
+        if not _is_blank(dengage_settings.raw(name)):
             continue
         text = f"{PREFIX}{name} is not set: dengage-django cannot send events."
         hint = (
-            f"Set {PREFIX}{name} (from the environment), or DENGAGE_ENABLED = False "
+            f"Set {PREFIX}{name} (in settings or the environment), or DENGAGE_ENABLED = False "
             "where nothing should be tracked."
         )
         if settings.DEBUG:
@@ -153,7 +154,7 @@ def check_urls(app_configs=None, **kwargs):
     if _skip(app_configs):
         return []
     messages = []
-    url = getattr(settings, PREFIX + "DATA_CENTER_URL", "")
+    url = dengage_settings.raw("DATA_CENTER_URL")
     if isinstance(url, str) and url.strip():
         problem = _url_problem(url, allow_root_path=True)
         if problem:
@@ -167,7 +168,7 @@ def check_urls(app_configs=None, **kwargs):
                     id=_check_id("E004"),
                 )
             )
-    origin = getattr(settings, PREFIX + "ORIGIN", "")
+    origin = dengage_settings.raw("ORIGIN")
     if isinstance(origin, str) and origin.strip():
         problem = _url_problem(origin, allow_root_path=False)
         if problem:
@@ -463,56 +464,25 @@ def _id_source(name, value):
     ]
 
 
-#: Setting name (without ``DENGAGE_``) -> validator(name, value) -> messages.
-#: Every key of ``conf.DEFAULTS`` must be here (the test suite enforces it).
-VALIDATORS = {
-    "API_KEY": _string,
-    "DATA_CENTER_URL": _string,
-    "ORIGIN": _string,
-    "ENABLED": _boolean,
-    "STRICT": _optional_boolean,
-    "TEST_MODE": _boolean,
-    "DEFAULT_LANG": _optional_string,
-    "DEFAULT_CURRENCY": _optional_string,
-    "DEFAULT_REGION": _optional_string,
-    "MAX_STRING_LENGTH": _number(integer=True),
-    "MAX_EVENT_BYTES": _number(integer=True),
-    "BATCH_SIZE": _number(integer=True),
-    "BATCH_MAX_BYTES": _number(integer=True),
-    "CONNECT_TIMEOUT": _number(),
-    "TIMEOUT": _number(),
-    "MAX_ATTEMPTS": _number(integer=True),
-    "RETRY_BASE_DELAY": _number(positive=False),
-    "RETRY_MAX_DELAY": _number(positive=False),
-    "LEASE_SECONDS": _number(),
-    "CONFIGURATION_ERROR_PAUSE": _number(positive=False),
-    "APP_USER_AGENTS": _app_user_agents,
-    "TRACK_BOTS": _boolean,
-    "BOT_USER_AGENTS": _pattern_list(),
-    "ID_SOURCE": _id_source,
-    "ID_POOL_SIZE": _number(integer=True),
-    "ID_FETCH_TIMEOUT": _number(),
-    "ID_FETCH_BACKOFF": _number(positive=False),
-    "USER_COOKIE_NAME": _string,
-    "USER_COOKIE_AGE": _number(integer=True),
-    "SESSION_COOKIE_NAME": _string,
-    "SESSION_TIMEOUT": _number(integer=True),
-    "COOKIE_DOMAIN": _optional_string,
-    "COOKIE_SECURE": _optional_boolean,
-    "EXCLUDED_PATHS": _pattern_list(optional=True),
-    "CONSENT": _callable_or_path,
-    "RESPECT_GPC": _boolean,
-    "USER_EVENTS": _boolean,
-    "USER_FIELDS": _callable_or_path,
-    "SEND_CONTACT_DETAILS": _boolean,
-    "USER_CONSENT": _callable_or_path,
-    "RETENTION_DAYS": _number(integer=True, optional=True),
-    "STATUS_MAX_AGE": _number(integer=True),
-    "TASK_ON_RECORD": _boolean,
-    "TASK_THROTTLE": _number(positive=False),
-    "PRODUCT_ADAPTER": _callable_or_path,
-    "BASKET_ADAPTER": _callable_or_path,
+#: Validator kind (``conf.SETTINGS``' ``check`` column) -> validator(name,
+#: value) -> messages.
+VALIDATOR_KINDS = {
+    "str": _string,
+    "str?": _optional_string,
+    "bool": _boolean,
+    "bool?": _optional_boolean,
+    "int": _number(integer=True),
+    "int?": _number(integer=True, optional=True),
+    "number": _number(),
+    "number>=0": _number(positive=False),
+    "patterns": _pattern_list(),
+    "patterns?": _pattern_list(optional=True),
+    "callable": _callable_or_path,
+    "id_source": _id_source,
+    "app_user_agents": _app_user_agents,
 }
+#: Setting name (without ``DENGAGE_``) -> its validator, from ``conf.SETTINGS``.
+VALIDATORS = {setting.name: VALIDATOR_KINDS[setting.check] for setting in SETTINGS}
 
 
 @_check(TAG)
@@ -523,7 +493,7 @@ def check_setting_values(app_configs=None, **kwargs):
     messages = []
     for name, validate in VALIDATORS.items():
         if dengage_settings.is_set(name):
-            messages.extend(validate(name, getattr(settings, PREFIX + name)))
+            messages.extend(validate(name, dengage_settings.raw(name)))
     return messages
 
 
@@ -605,3 +575,21 @@ def check_cookie_security(app_configs=None, **kwargs):
             id=_check_id("W007"),
         )
     ]
+
+
+#: The settings whose source ``check --deploy`` reports.
+SENDING_SETTINGS = ("API_KEY", "DATA_CENTER_URL", "ORIGIN")
+
+
+@_check(TAG, deploy=True)
+def check_setting_sources(app_configs=None, **kwargs):
+    """I001 (``check --deploy``): where each of the three sending settings
+    comes from (settings, environment or default), never its value."""
+    if _skip(app_configs):
+        return []
+    sources = {name: dengage_settings.source(name) for name in SENDING_SETTINGS}
+    text = ", ".join(f"{PREFIX}{name} from {source}" for name, source in sources.items())
+    hint = None
+    if FROM_ENVIRONMENT in sources.values():
+        hint = "Environment values are read with django-environ (DENGAGE_ENV_FILE: a .env file)."
+    return [Info(f"dengage-django settings: {text}.", hint=hint, id=_check_id("I001"))]

@@ -9,7 +9,7 @@ import pytest
 from django.apps import apps
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.core.checks import ERROR, WARNING, run_checks
+from django.core.checks import ERROR, INFO, WARNING, run_checks
 from django.db import OperationalError, connection
 from django.db.migrations.recorder import MigrationRecorder
 
@@ -66,6 +66,13 @@ def _set(debug=None, **values):
     return apply
 
 
+def _api_key_from_the_environment(settings):
+    import os
+
+    del settings.DENGAGE_API_KEY
+    os.environ["DENGAGE_API_KEY"] = "from-the-environment"
+
+
 def _https_only_with_insecure_cookies(settings):
     settings.SESSION_COOKIE_SECURE = True
     settings.DENGAGE_COOKIE_SECURE = False
@@ -116,6 +123,7 @@ SCENARIOS = {
     "dengage_django.W005": _unapplied_migration,
     "dengage_django.W006": _set(LEASE_SECONDS=10),
     "dengage_django.W007": _https_only_with_insecure_cookies,
+    "dengage_django.I001": _api_key_from_the_environment,
 }
 
 
@@ -127,23 +135,35 @@ def test_ids_are_well_formed():
     for check_id in CHECK_IDS:
         prefix, _, code = check_id.partition(".")
         assert prefix == "dengage_django"
-        assert code[0] in "EW" and code[1:].isdigit() and len(code) == 4
+        assert code[0] in "EWI" and code[1:].isdigit() and len(code) == 4
 
 
 @pytest.mark.parametrize("check_id", sorted(SCENARIOS))
-def test_each_check_fires_alone_in_its_situation(check_id, settings, db):
+def test_each_check_fires_alone_in_its_situation(check_id, settings, db, monkeypatch):
+    monkeypatch.delenv("DENGAGE_API_KEY", raising=False)
     SCENARIOS[check_id](settings)
-    messages = dengage_messages(tags=[TAG], databases=["default"])
+    deploy = check_id.split(".")[1][0] == "I"  # infos are --deploy checks
+    messages = dengage_messages(tags=[TAG], databases=["default"], include_deployment_checks=deploy)
+    if deploy:
+        messages = [m for m in messages if m.level == INFO] + [
+            m for m in messages if m.level > INFO
+        ]
     assert {m.id for m in messages} == {check_id}
+    level = {"E": ERROR, "W": WARNING, "I": INFO}[check_id.split(".")[1][0]]
     for message in messages:
-        assert message.level == (ERROR if check_id.split(".")[1][0] == "E" else WARNING)
+        assert message.level == level
         assert message.hint
         assert message.obj is None
 
 
 def test_the_test_settings_are_a_correct_configuration(db):
     assert dengage_messages(include_deployment_checks=False, databases=["default"]) == []
-    assert dengage_messages(include_deployment_checks=True, databases=["default"]) == []
+    [info] = dengage_messages(include_deployment_checks=True, databases=["default"])
+    assert info.id == "dengage_django.I001" and info.level == INFO
+    assert info.msg == (
+        "dengage-django settings: DENGAGE_API_KEY from settings, "
+        "DENGAGE_DATA_CENTER_URL from settings, DENGAGE_ORIGIN from settings."
+    )
 
 
 def test_checks_run_without_a_tag_filter(settings):
