@@ -200,13 +200,13 @@ class Tracker:
         """:meth:`product_view` for async views."""
         return await sync_to_async(self.product_view)(product, **fields)
 
-    async def abasket_add(self, product_id, **fields):
+    async def abasket_add(self, product=None, /, **fields):
         """:meth:`basket_add` for async views."""
-        return await sync_to_async(self.basket_add)(product_id, **fields)
+        return await sync_to_async(self.basket_add)(product, **fields)
 
-    async def abasket_remove(self, product_id, **fields):
+    async def abasket_remove(self, product=None, /, **fields):
         """:meth:`basket_remove` for async views."""
-        return await sync_to_async(self.basket_remove)(product_id, **fields)
+        return await sync_to_async(self.basket_remove)(product, **fields)
 
     async def acheckout(self, step, **fields):
         """:meth:`checkout` for async views."""
@@ -282,31 +282,42 @@ class Tracker:
             return fields
         return {**fields, "basket_id": f"basket_{self.user_id}"}
 
-    @_not_on_the_event_loop
-    def basket_add(self, product_id, *, price=None, quantity=1, currency=None, **fields):
-        if not self.active:
-            return None
-        return self.track(
-            "BASKET_OPERATIONS",
-            step="add",
-            product_id=product_id,
-            price=price,
-            quantity=quantity,
-            currency=currency,
-            **self._basket_id(fields),
-        )
+    def _basket_item(self, product, fields):
+        """The item fields of ``product``: an id (``"P1"``, ``42``), or a
+        product in any shape the helpers take (a mapping, a ``to_dengage()``
+        object, a model through ``DENGAGE_PRODUCT_ADAPTER``), its
+        ``productId``, ``price`` and ``currency`` used; ``fields`` win."""
+        if product is None or isinstance(product, (str, int)):
+            return merge_fields({} if product is None else {"productId": product}, fields)
+        return merge_fields(adapters.basket_item(product, "BASKET_OPERATIONS"), fields)
 
     @_not_on_the_event_loop
-    def basket_remove(self, product_id, *, quantity=1, **fields):
+    def basket_add(self, product=None, /, *, price=None, quantity=1, currency=None, **fields):
+        """BASKET_OPERATIONS ``add`` of ``product`` (an id or a product)."""
         if not self.active:
             return None
-        return self.track(
-            "BASKET_OPERATIONS",
-            step="remove",
-            product_id=product_id,
-            quantity=quantity,
-            **self._basket_id(fields),
+        given = dict(fields, price=price, quantity=quantity, currency=currency)
+        item, rejected = self._adapted(
+            "BASKET_OPERATIONS", product, lambda: self._basket_item(product, given)
         )
+        if item is None:
+            return rejected
+        return self.track("BASKET_OPERATIONS", step="add", **self._basket_id(item))
+
+    @_not_on_the_event_loop
+    def basket_remove(self, product=None, /, *, quantity=1, **fields):
+        """BASKET_OPERATIONS ``remove`` of ``product`` (an id or a product)."""
+        if not self.active:
+            return None
+        given = dict(fields, quantity=quantity)
+        item, rejected = self._adapted(
+            "BASKET_OPERATIONS", product, lambda: self._basket_item(product, given)
+        )
+        if item is None:
+            return rejected
+        item.pop("price", None)  # a removal carries no price
+        item.pop("currency", None)
+        return self.track("BASKET_OPERATIONS", step="remove", **self._basket_id(item))
 
     @_not_on_the_event_loop
     def checkout(self, step, *, total_price, products, currency=None, **fields):
