@@ -11,7 +11,6 @@ setting, what it must be and, for a wrong type, the type it has.
 
 import inspect
 import math
-import re
 from urllib.parse import urlsplit
 
 from django.apps import apps
@@ -23,6 +22,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.utils.module_loading import import_string
 
 from .conf import FROM_ENVIRONMENT, PREFIX, SETTINGS, dengage_settings
+from .tracking.device import regex_problem
 
 APP_LABEL = "dengage_django"
 
@@ -367,12 +367,11 @@ def _bad_patterns(name, patterns):
     """E009 for each pattern in ``patterns`` that does not compile."""
     messages = []
     for index, pattern in enumerate(patterns):
-        try:
-            re.compile(pattern)
-        except re.error as exc:
+        problem = regex_problem(pattern)
+        if problem:
             messages.append(
                 Error(
-                    f"{name}[{index}] is not a valid regular expression: {exc.msg}.",
+                    f"{name}[{index}] is not a valid regular expression: {problem}.",
                     hint="Fix the pattern; it is used with Python's re module.",
                     id=_check_id("E009"),
                 )

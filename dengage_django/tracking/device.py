@@ -301,12 +301,20 @@ def _compile_app_patterns(key):
     )
 
 
+def regex_problem(pattern):
+    """Why ``pattern`` is not a usable regular expression, or ``None``
+    (the system checks and the device rules share this)."""
+    try:
+        re.compile(pattern)
+    except (re.error, TypeError) as error:
+        return getattr(error, "msg", None) or str(error)
+    return None
+
+
 @functools.lru_cache(maxsize=32)
 def _compile_patterns(patterns, setting):
-    compiled = []
     for pattern in patterns:
-        try:
-            compiled.append(re.compile(pattern))
-        except (re.error, TypeError) as error:
-            raise DengageConfigurationError(f"{setting}: bad regex {pattern!r}: {error}")
-    return tuple(compiled)
+        problem = regex_problem(pattern)
+        if problem:
+            raise DengageConfigurationError(f"{setting}: bad regex {pattern!r}: {problem}")
+    return tuple(re.compile(pattern) for pattern in patterns)
