@@ -78,9 +78,12 @@ def insert(events):
 
     Outside a transaction a single INSERT statement is atomic by itself;
     ``bulk_create`` would wrap it in a transaction of its own (BEGIN and
-    COMMIT round trips: about 0.7 ms a request on PostgreSQL), so the rows go
-    in one plain statement, their primary keys read back with ``RETURNING``
-    where the database has it (PostgreSQL, SQLite 3.35+, MariaDB 10.5+).
+    COMMIT round trips on every tracked request), so the rows go in one
+    plain statement, their primary keys read back with ``RETURNING`` where
+    the database has it (PostgreSQL, SQLite 3.35+, MariaDB 10.5+). This
+    builds the statement from the model's fields (``pre_save``,
+    ``get_db_prep_save``, ``_state``: Django internals) because
+    ``bench/middleware.py`` shows the saved round trips on every page.
     """
     alias = db_alias()
     connection = connections[alias]
@@ -177,8 +180,7 @@ def claim(limit, *, lease_seconds, token=None, now=None):
     # Every row just claimed has next_attempt_at == lease_until: with the
     # status, that is an equality on the claim index's first two columns, so
     # the read-back is an index range already in id order. Without it
-    # SQLite's planner may scan the whole table (216 ms a claim at a million
-    # rows, bench/scale.py).
+    # SQLite's planner may scan the whole table (bench/scale.py shows it).
     rows = (
         events()
         .held_by(token)

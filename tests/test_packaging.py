@@ -108,3 +108,25 @@ def test_wheel_installs_a_working_app(tmp_path):
         env=env,
     )
     assert "installed app OK" in result.stdout
+
+
+def test_classifiers_and_requirements_match_the_tox_matrix():
+    import configparser
+    import re
+
+    setup = configparser.ConfigParser()
+    setup.read(REPO_ROOT / "setup.cfg")
+    classifiers = setup["metadata"]["classifiers"]
+    tox = configparser.ConfigParser()
+    tox.read(REPO_ROOT / "tox.ini")
+    envs = tox["tox"]["env_list"].split()
+    pythons = {f"3.{m}" for m in re.findall(r"py3(\d+)", " ".join(envs))}
+    djangos = {f"{m[0]}.{m[1:]}" for m in re.findall(r"dj(\d+)", " ".join(envs))}
+    assert set(re.findall(r"Python :: (3\.\d+)", classifiers)) == pythons
+    assert set(re.findall(r"Django :: (\d+\.\d+)", classifiers)) == djangos
+    assert setup["options"]["python_requires"] == f">={min(pythons, key=lambda v: int(v[2:]))}"
+    requirement = next(
+        line for line in setup["options"]["install_requires"].split() if line.startswith("django")
+    )
+    low, high = min(djangos), max(djangos)
+    assert requirement == f"django>={low},<{high[0]}.{int(high[2:]) + 1}"

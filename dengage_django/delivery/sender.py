@@ -45,10 +45,9 @@ LEASE_MARGIN = 2.0
 PURGE_EVERY = 600.0
 #: One claim takes this many requests' worth of events: a claim is a
 #: committed transaction, so taking ten batches at once pays for it once per
-#: ten requests (drain rate about 9,000 -> 12,000-15,000 events/s on SQLite,
-#: 8,500 -> 10,400-12,300 on PostgreSQL). Each request is still marked sent on its own
-#: answer, a stop is honoured between requests, and the lease is renewed
-#: before any request that could outlast it.
+#: ten requests (``bench/drain.py`` measures it). Each request is still
+#: marked sent on its own answer, a stop is honoured between requests, and
+#: the lease is renewed before any request that could outlast it.
 REQUESTS_PER_CLAIM = 10
 #: A looping sender waits at most this long (seconds) between tries while
 #: the database keeps failing.
