@@ -132,3 +132,17 @@ def test_the_facade():
 
     assert callable(dengage_django.track) and callable(dengage_django.register_model)
     assert callable(dengage_django.atrack) and callable(dengage_django.unregister_model)
+
+
+def test_importing_the_package_warns_nothing():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", "import dengage_django, dengage_django.testing"],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
