@@ -19,7 +19,7 @@ BENCH_SCALE_SIZES ?= 10000,100000,1000000
 # Bench-only packages: never dependencies of the app.
 BENCH_PACKAGES := segment-analytics-python pyinstrument ua-parser ua-parser-builtins
 
-.PHONY: help pythons system-deps venv lint test demo shop bench clean
+.PHONY: help pythons system-deps venv lint docs test demo shop bench clean
 
 help: ## list the targets
 	@echo "Targets:"
@@ -55,7 +55,7 @@ system-deps: ## install what Debian must provide (mysqlclient headers, chromium)
 $(VENV_STAMP): setup.cfg pyproject.toml | pythons
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --upgrade pip
-	$(VENV)/bin/python -m pip install tox ruff -e '.[test,postgres]'
+	$(VENV)/bin/python -m pip install tox ruff -e '.[test,postgres,docs]'
 	touch $@
 
 venv: $(VENV_STAMP) ## create ./.venv (python3.11) with tox, ruff and the package (editable)
@@ -64,7 +64,10 @@ lint: $(VENV_STAMP) ## ruff check and ruff format --check over the repo
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: pythons system-deps venv lint ## lint, then every tox environment (any failure fails)
+docs: $(VENV_STAMP) ## build the documentation to docs/_build/html (warnings are errors)
+	$(VENV)/bin/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
+test: pythons system-deps venv lint docs ## lint, build the docs (-W), then every tox environment (any failure fails)
 	$(VENV)/bin/tox run $(TOX_ARGS)
 
 demo: $(VENV_STAMP) ## the example shop's visitors become Dengage events, shown as a table
@@ -90,7 +93,7 @@ bench: venv ## every benchmark, in order (DATABASE_URL for PostgreSQL; BENCH_EVE
 	$(VENV)/bin/python bench/device.py
 
 clean: ## remove build, test and tox artefacts (keeps .venv)
-	rm -rf .tox build dist .pytest_cache .ruff_cache
+	rm -rf .tox build dist .pytest_cache .ruff_cache docs/_build docs/_generated
 	rm -rf ./*.egg-info
 	rm -f tests/*.sqlite3 tests/test-db-*
 	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -2,7 +2,7 @@
 
 Run by ``manage.py check`` (and before ``runserver``, ``migrate`` and test
 runs). Ids are stable and never reused; ``CHECK_IDS`` lists every one with
-its meaning, and the README's "System checks" section documents them.
+its meaning, and docs/checks.rst documents them.
 
 No message ever shows the value of a ``DENGAGE_*`` string setting: the data
 center URL or a mis-filled setting may hold the API key. Messages name the
@@ -307,7 +307,7 @@ def check_migrations(app_configs=None, databases=None, **kwargs):
 def _wrong_type(name, expected, value):
     return Error(
         f"{PREFIX}{name} must be {expected}, not {type(value).__name__}.",
-        hint="See the settings reference in dengage-django's README.",
+        hint="See the settings reference (docs/settings.rst).",
         id=_check_id("E008"),
     )
 
@@ -355,7 +355,7 @@ def _number(integer=False, positive=True, optional=False):
         return [
             Error(
                 f"{PREFIX}{name} must be a finite number {bound}, not {value!r}.",
-                hint="See the settings reference in dengage-django's README.",
+                hint="See the settings reference (docs/settings.rst).",
                 id=_check_id("E011"),
             )
         ]

@@ -1,6 +1,6 @@
 """Who an event is about, and so which ids it carries.
 
-The rules (the README's "Identity" section states them for users):
+The rules (``docs/identity.rst`` states them for users):
 
 * An event recorded with an explicit ``user`` (``dengage_django.track(...,
   user=...)``, a saved user row, a ``register_model`` builder's ``"user"``)
