@@ -55,14 +55,15 @@ system-deps: ## install what Debian must provide (mysqlclient headers, chromium)
 $(VENV_STAMP): setup.cfg pyproject.toml | pythons
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --upgrade pip
-	$(VENV)/bin/python -m pip install tox ruff -e '.[test,postgres,docs]'
+	$(VENV)/bin/python -m pip install tox ruff 'mypy>=2.4,<3' -e '.[test,postgres,docs]'
 	touch $@
 
 venv: $(VENV_STAMP) ## create ./.venv (python3.11) with tox, ruff and the package (editable)
 
-lint: $(VENV_STAMP) ## ruff check and ruff format --check over the repo
+lint: $(VENV_STAMP) ## ruff check, ruff format --check and mypy (the package)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 docs: $(VENV_STAMP) ## build the documentation to docs/_build/html (warnings are errors)
 	$(VENV)/bin/python -m sphinx -W --keep-going -q -b html docs docs/_build/html

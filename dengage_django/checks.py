@@ -31,7 +31,7 @@ TAG = "dengage"
 
 #: The checks and their tags, registered by :func:`register_checks` (from
 #: ``AppConfig.ready()``), not as a side effect of importing this module.
-CHECKS = []
+CHECKS: list[tuple] = []
 
 
 def _check(*tags, deploy=False):

@@ -30,9 +30,11 @@ mechanism itself (``delivery.sender.REQUESTS_PER_CLAIM``, ``LEASE_MARGIN``,
 they are defined, until a shop shows a reason to change one.
 """
 
+from __future__ import annotations
+
 import os
 import threading
-from typing import Any, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 import environ
 from django.conf import settings
@@ -195,31 +197,34 @@ DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 #: Where a value came from (:meth:`DengageSettings.source`).
-FROM_SETTINGS, FROM_ENVIRONMENT, FROM_DEFAULT = "settings", "environment", "default"
+FROM_SETTINGS: Final = "settings"
+FROM_ENVIRONMENT: Final = "environment"
+FROM_DEFAULT: Final = "default"
+Source = Literal["settings", "environment", "default"]
 
 
 class DengageSettings:
     """Attribute access to ``DENGAGE_*`` settings (see the module docstring).
 
     A setting Django does not have costs an AttributeError each time it is
-    looked up (about 2 µs); a tracked request reads some twenty of them, so
-    values are kept once read. Whether they are still current is told by
+    looked up, and a tracked request reads some twenty of them, so values
+    are kept once read. Whether they are still current is told by
     the identity of Django's settings object (``settings._wrapped``, an
     internal: ``override_settings`` and pytest-django's fixture replace it,
     and the fixture's delete sends no ``setting_changed``); ``bench/`` and
     the changelog carry the figures.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         # (Django's settings object the values came from, the values): one
         # tuple, swapped whole, so a thread never files a value read from
         # one settings object under another.
-        self._cache = (None, {})
+        self._cache: tuple[object, dict[str, Any]] = (None, {})
         self._env = environ.Env()
-        self._env_files = set()
+        self._env_files: set[str] = set()
         self._env_lock = threading.Lock()
 
-    def _read(self, name):
+    def _read(self, name: str) -> tuple[Any, Source]:
         """(value, source) of setting ``name``, uncached."""
         if hasattr(settings, PREFIX + name):
             return getattr(settings, PREFIX + name), FROM_SETTINGS
@@ -231,7 +236,7 @@ class DengageSettings:
                 return cast(PREFIX + name), FROM_ENVIRONMENT
         return setting.default, FROM_DEFAULT
 
-    def _load_env_file(self):
+    def _load_env_file(self) -> None:
         """Read the ``.env`` file ``DENGAGE_ENV_FILE`` names, once per path."""
         path = getattr(settings, PREFIX + "ENV_FILE", None) or os.environ.get(PREFIX + "ENV_FILE")
         if not path or path in self._env_files:
@@ -242,7 +247,7 @@ class DengageSettings:
                     environ.Env.read_env(path, overwrite=False)
                 self._env_files.add(path)
 
-    def _get(self, name):
+    def _get(self, name: str) -> Any:
         source = settings._wrapped
         if source is empty:  # not set up yet: LazySettings does that
             return self._read(name)[0]
@@ -256,37 +261,37 @@ class DengageSettings:
             value = values[name] = self._read(name)[0]
             return value
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         if name not in BY_NAME:
             raise AttributeError(f"no dengage-django setting named {name!r}")
         return self._get(name)
 
     @property
-    def STRICT(self):
+    def STRICT(self) -> bool:
         strict = self._get("STRICT")
         if strict is None:
             return bool(settings.DEBUG)
         return bool(strict)
 
     @property
-    def DATA_CENTER_URL(self):
+    def DATA_CENTER_URL(self) -> str:
         return (self._get("DATA_CENTER_URL") or "").rstrip("/")
 
-    def is_set(self, name):
+    def is_set(self, name: str) -> bool:
         """Whether the project sets ``DENGAGE_<name>`` itself (in its
         settings or, for plain types, in the environment)."""
         return self.source(name) != FROM_DEFAULT
 
-    def source(self, name):
+    def source(self, name: str) -> Source:
         """Where ``DENGAGE_<name>`` comes from: ``"settings"``,
         ``"environment"`` or ``"default"`` (never the value)."""
         return self._read(name)[1]
 
-    def raw(self, name):
+    def raw(self, name: str) -> Any:
         """The value as the project gave it, uncached (for the checks)."""
         return self._read(name)[0]
 
-    def reload(self):
+    def reload(self) -> None:
         """Forget the values read so far."""
         self._cache = (None, {})
 
@@ -294,7 +299,7 @@ class DengageSettings:
 dengage_settings = DengageSettings()
 
 
-def _reload(*, setting, **kwargs):
+def _reload(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith(PREFIX) or setting == "DEBUG":
         dengage_settings.reload()
 

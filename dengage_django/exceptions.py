@@ -6,6 +6,8 @@ the standard exception it refines, so code that already catches
 ``ValueError`` or ``ImproperlyConfigured`` keeps working.
 """
 
+from __future__ import annotations
+
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -21,7 +23,11 @@ class DengageValidationError(DengageError, ValueError):
     or ``None`` when the event as a whole is at fault.
     """
 
-    def __init__(self, event, field, message):
+    event: str
+    field: str | None
+    message: str
+
+    def __init__(self, event: str, field: str | None, message: str) -> None:
         self.event = event
         self.field = field
         self.message = message
@@ -46,7 +52,12 @@ class DengageAPIError(DengageError):
     never contains the API key.
     """
 
-    def __init__(self, message, *, status=None, status_code=None):
+    status: int | None
+    status_code: str | None
+
+    def __init__(
+        self, message: str, *, status: int | None = None, status_code: str | None = None
+    ) -> None:
         self.status = status
         self.status_code = status_code
         super().__init__(message)

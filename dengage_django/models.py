@@ -1,14 +1,22 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Min
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
 
 
 class OutboxEventQuerySet(models.QuerySet):
     """Questions about outbox rows. Changing a row's status is
     :mod:`dengage_django.outbox`'s job alone (it also sends the signals)."""
 
-    def due(self, now=None):
+    def due(self, now: datetime | None = None) -> OutboxEventQuerySet:
         """Rows a worker may claim now: ``pending`` ones whose retry time
         has come and ``in_flight`` ones whose lease ran out (for both,
         ``next_attempt_at`` says when)."""
@@ -16,12 +24,12 @@ class OutboxEventQuerySet(models.QuerySet):
             status__in=OutboxEvent.CLAIMABLE, next_attempt_at__lte=now or timezone.now()
         )
 
-    def held_by(self, token, ids=None):
+    def held_by(self, token: str, ids: Iterable[int] | None = None) -> OutboxEventQuerySet:
         """Rows still in flight under lease ``token`` (among ``ids``)."""
         rows = self.filter(status=OutboxEvent.Status.IN_FLIGHT, lease_owner=token)
         return rows if ids is None else rows.filter(id__in=list(ids))
 
-    def oldest_pending(self):
+    def oldest_pending(self) -> datetime | None:
         """``created_at`` of the oldest ``pending`` row, due or not; ``None``
         when there is none (served by the ``(status, created_at)`` index)."""
         return self.filter(status=OutboxEvent.Status.PENDING).aggregate(at=Min("created_at"))["at"]

@@ -29,11 +29,15 @@ Databases with ``SELECT ... FOR UPDATE SKIP LOCKED`` (PostgreSQL, MariaDB
 with a single ``UPDATE ... WHERE id IN (SELECT ... LIMIT n)`` statement.
 """
 
+from __future__ import annotations
+
 import os
 import socket
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.db import OperationalError, connections, router, transaction
 from django.db.models import Count, F
@@ -42,22 +46,31 @@ from django.utils import timezone
 from . import signals
 from .models import OutboxEvent
 
+if TYPE_CHECKING:
+    from .models import OutboxEventQuerySet
+
 Status = OutboxEvent.Status
 CLAIMABLE = OutboxEvent.CLAIMABLE
 CLAIM_RETRIES = 3
 DELETE_CHUNK = 1000
 
 
-def db_alias():
+def db_alias() -> str:
     return router.db_for_write(OutboxEvent)
 
 
-def events():
+def events() -> OutboxEventQuerySet:
     """Every outbox row, on the outbox's database."""
     return OutboxEvent.objects.using(db_alias())
 
 
-def new_event(name, payload, *, status=Status.PENDING, error=""):
+def new_event(
+    name: str,
+    payload: Any,
+    *,
+    status: str = Status.PENDING,  # type: ignore[assignment]  # Status is untyped: no stubs
+    error: str = "",
+) -> OutboxEvent:
     """An unsaved outbox row for ``payload``."""
     user_id = payload.get("userId") if isinstance(payload, dict) else None
     return OutboxEvent(
@@ -73,7 +86,7 @@ def new_event(name, payload, *, status=Status.PENDING, error=""):
 INSERT_ROWS = 50
 
 
-def insert(events):
+def insert(events: Sequence[OutboxEvent]) -> Sequence[OutboxEvent]:
     """Store unsaved rows in one INSERT, in the current transaction if any.
 
     Outside a transaction a single INSERT statement is atomic by itself;
@@ -116,7 +129,7 @@ def insert(events):
     return events
 
 
-def record(rows):
+def record(rows: Sequence[OutboxEvent]) -> Sequence[OutboxEvent]:
     """Store unsaved rows (:func:`insert`), then send ``event_recorded`` for
     each: the transition into ``pending`` (or ``invalid``).
 
@@ -134,12 +147,18 @@ def record(rows):
     return rows
 
 
-def record_one(name, payload, *, status=Status.PENDING, error=""):
+def record_one(
+    name: str,
+    payload: Any,
+    *,
+    status: str = Status.PENDING,  # type: ignore[assignment]  # Status is untyped: no stubs
+    error: str = "",
+) -> OutboxEvent:
     """Store one event (in the current transaction, if any) and return it."""
     return record([new_event(name, payload, status=status, error=error)])[0]
 
 
-def new_lease_token():
+def new_lease_token() -> str:
     """A token unique to one claim: host, pid and a random part."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
@@ -154,7 +173,13 @@ class Claimed:
     attempts: int
 
 
-def claim(limit, *, lease_seconds, token=None, now=None):
+def claim(
+    limit: int,
+    *,
+    lease_seconds: float,
+    token: str | None = None,
+    now: datetime | None = None,
+) -> tuple[str, list[Claimed]]:
     """Claim up to ``limit`` due events; returns ``(token, [Claimed...])``.
 
     Expired leases are taken first (their events are the oldest), then
@@ -191,7 +216,7 @@ def claim(limit, *, lease_seconds, token=None, now=None):
     return token, [Claimed(*row) for row in rows]
 
 
-def _due(alias, status, now):
+def _due(alias: str, status: str, now: datetime) -> OutboxEventQuerySet:
     return (
         OutboxEvent.objects.using(alias)
         .due(now)
@@ -233,18 +258,18 @@ def _claim_ids(alias, limit, token, lease_until, now):
     return claimed
 
 
-def _held(ids, token):
+def _held(ids: Iterable[int], token: str) -> OutboxEventQuerySet:
     return events().held_by(token, ids)
 
 
-def renew(ids, token, *, lease_seconds):
+def renew(ids: Iterable[int], token: str, *, lease_seconds: float) -> set[int]:
     """Extend the lease on ``ids``; returns the ids still held."""
     held = _held(ids, token)
     held.update(next_attempt_at=timezone.now() + timedelta(seconds=lease_seconds))
     return set(held.values_list("id", flat=True))
 
 
-def mark_sent(ids, token, *, sender=OutboxEvent):
+def mark_sent(ids: Iterable[int], token: str, *, sender: type = OutboxEvent) -> int:
     """Dengage accepted these events (signal ``batch_sent``)."""
     count = _held(ids, token).update(
         status=Status.SENT,
@@ -257,7 +282,7 @@ def mark_sent(ids, token, *, sender=OutboxEvent):
     return count
 
 
-def mark_dead(ids, token, error, *, sender=OutboxEvent):
+def mark_dead(ids: Iterable[int], token: str, error: str, *, sender: type = OutboxEvent) -> int:
     """A request for these events failed for good: Dengage rejected them or
     their attempts ran out (signals ``event_failed``, then ``event_dead``)."""
     count = _held(ids, token).update(
@@ -272,7 +297,14 @@ def mark_dead(ids, token, error, *, sender=OutboxEvent):
     return count
 
 
-def mark_retry(ids, token, error, *, delay_seconds, sender=OutboxEvent):
+def mark_retry(
+    ids: Iterable[int],
+    token: str,
+    error: str,
+    *,
+    delay_seconds: float,
+    sender: type = OutboxEvent,
+) -> int:
     """A failed try: back to pending, due again after ``delay_seconds``
     (signal ``event_failed`` with ``retrying=True``)."""
     count = _held(ids, token).update(
@@ -286,7 +318,7 @@ def mark_retry(ids, token, error, *, delay_seconds, sender=OutboxEvent):
     return count
 
 
-def release(ids, token, *, error="", delay_seconds=0):
+def release(ids: Iterable[int], token: str, *, error: str = "", delay_seconds: float = 0) -> int:
     """Give events back untried: pending again, no attempt counted."""
     fields = dict(
         status=Status.PENDING,
@@ -298,7 +330,7 @@ def release(ids, token, *, error="", delay_seconds=0):
     return _held(ids, token).update(**fields)
 
 
-def requeue(rows=None):
+def requeue(rows: OutboxEventQuerySet | None = None) -> int:
     """Give dead events (all, or those among ``rows``) a fresh set of
     attempts, due now; returns how many."""
     rows = events() if rows is None else rows
@@ -307,12 +339,12 @@ def requeue(rows=None):
     )
 
 
-def requeue_dead():
+def requeue_dead() -> int:
     """Requeue every dead event (``send_dengage_outbox --requeue-dead``)."""
     return requeue()
 
 
-def kill(rows, reason):
+def kill(rows: OutboxEventQuerySet, reason: str) -> int:
     """An operator gives up on pending events among ``rows``: they go dead
     with ``reason`` (signal ``event_dead``); returns how many."""
     ids = list(rows.filter(status=Status.PENDING).values_list("id", flat=True))
@@ -326,7 +358,7 @@ def kill(rows, reason):
     return count
 
 
-def make_due(rows):
+def make_due(rows: OutboxEventQuerySet) -> int:
     """Clear the retry back-off of pending events among ``rows``; returns
     how many of ``rows`` are due now (live leases and finished rows are left
     alone)."""
@@ -335,7 +367,7 @@ def make_due(rows):
     return rows.due(now).count()
 
 
-def purge_sent(older_than_days):
+def purge_sent(older_than_days: float) -> int:
     """Delete sent events older than the given days, in small batches."""
     cutoff = timezone.now() - timedelta(days=older_than_days)
     deleted = 0
@@ -359,6 +391,6 @@ def counts():
     return result
 
 
-def due_count(now=None):
+def due_count(now: datetime | None = None) -> int:
     """How many events a worker could claim right now."""
     return events().due(now).count()

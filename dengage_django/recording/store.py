@@ -10,7 +10,11 @@ time, so an invalid event never reaches the wire:
   warning, and returns normally: tracking never breaks a page.
 """
 
+from __future__ import annotations
+
 import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError
 
@@ -26,6 +30,11 @@ from ..events.validation import (
 )
 from ..exceptions import DengageValidationError
 from ..models import OutboxEvent
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+    from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +81,13 @@ NO_IDS = (
 )
 
 
-def track(name, *, request=None, user=None, **wire_fields):
+def track(
+    name: str,
+    *,
+    request: HttpRequest | None = None,
+    user: AbstractBaseUser | AnonymousUser | None = None,
+    **wire_fields: Any,
+) -> OutboxEvent | None:
     """Validate and record one event; returns the stored ``OutboxEvent``.
 
     ``wire_fields`` use the guide's names (``productId``) or snake_case
@@ -121,7 +136,7 @@ def merge_fields(defaults, given):
     return merged
 
 
-def prepare(name, fields, *, strict=None):
+def prepare(name: str, fields: Mapping[str, Any], *, strict: bool | None = None) -> OutboxEvent:
     """Validate ``fields`` as event ``name``: an unsaved ``OutboxEvent``.
 
     Strict mode raises :class:`DengageValidationError`; lenient mode returns
@@ -151,7 +166,7 @@ def reject(name, fields, error, *, strict=None):
     )
 
 
-def store(events, *, strict=None):
+def store(events: Sequence[OutboxEvent], *, strict: bool | None = None) -> bool:
     """Insert unsaved events in one statement; returns whether it worked.
 
     A failure is raised in strict mode, logged otherwise (see
@@ -170,7 +185,9 @@ def store(events, *, strict=None):
     return True
 
 
-def record(name, fields, *, strict=None):
+def record(
+    name: str, fields: Mapping[str, Any], *, strict: bool | None = None
+) -> OutboxEvent | None:
     """Validate and store one event now; the row, or ``None`` if storing
     failed in lenient mode."""
     return _store_one(prepare(name, fields, strict=strict), strict=strict)

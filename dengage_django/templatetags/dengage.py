@@ -14,17 +14,23 @@ without the middleware, they do nothing. A bad event never breaks the page
 outside strict mode.
 """
 
+from __future__ import annotations
+
 import logging
+from typing import TYPE_CHECKING, Any
 
 from django import template
 
 from ..conf import dengage_settings
 
+if TYPE_CHECKING:
+    from django.template import Context
+
 register = template.Library()
 logger = logging.getLogger(__name__)
 
 
-def _call(context, method, *args, **kwargs):
+def _call(context: Context, method: str, *args: Any, **kwargs: Any) -> str:
     request = context.get("request")
     tracker = getattr(request, "dengage", None)
     if tracker is None:
@@ -39,20 +45,22 @@ def _call(context, method, *args, **kwargs):
 
 
 @register.simple_tag(takes_context=True)
-def dengage_page(context, category=None, sub_category=None):
+def dengage_page(
+    context: Context, category: str | None = None, sub_category: str | None = None
+) -> str:
     return _call(context, "page", category, sub_category)
 
 
 @register.simple_tag(takes_context=True)
-def dengage_product_view(context, product=None, **fields):
+def dengage_product_view(context: Context, product: Any = None, **fields: Any) -> str:
     return _call(context, "product_view", product, **fields)
 
 
 @register.simple_tag(takes_context=True)
-def dengage_checkout(context, step, basket, **fields):
+def dengage_checkout(context: Context, step: str, basket: Any, **fields: Any) -> str:
     return _call(context, "checkout_basket", step, basket, **fields)
 
 
 @register.simple_tag(takes_context=True)
-def dengage_custom_event(context, type, **params):
+def dengage_custom_event(context: Context, type: str, **params: Any) -> str:
     return _call(context, "custom_event", type, params or None)

@@ -33,6 +33,8 @@ from ..signals import event_recorded
 if TYPE_CHECKING:
     from django.test import Client
 
+    from ..models import OutboxEvent
+
 __all__ = [
     "BROWSER_USER_AGENT",
     "CapturedEvents",
@@ -168,7 +170,7 @@ class CapturedEvents:
 
     # Internals.
 
-    def _add(self, event: Any) -> None:
+    def _add(self, event: OutboxEvent) -> None:
         """Keep an ``OutboxEvent`` just stored (the ``event_recorded`` receiver)."""
         payload = copy.deepcopy(event.payload)
         if event.status == "invalid":
@@ -214,7 +216,7 @@ def capture_events() -> Iterator[CapturedEvents]:
     captured = CapturedEvents()
     uid = f"dengage_django.testing.capture_events:{next(_uids)}"
 
-    def receiver(sender: Any, event: Any, **kwargs: Any) -> None:
+    def receiver(sender: type[OutboxEvent], event: OutboxEvent, **kwargs: Any) -> None:
         captured._add(event)
 
     event_recorded.connect(receiver, weak=False, dispatch_uid=uid)

@@ -29,15 +29,25 @@ Example::
         dengage_events.one("PRODUCT_VIEW", productId="42")
 """
 
+from __future__ import annotations
+
 import importlib.util
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from django.test import Client
+
+    from .capture import CapturedEvents
+    from .server import FakeDengageServer
 
 #: Whether pytest-django is installed (looked up without importing it).
 HAS_PYTEST_DJANGO = importlib.util.find_spec("pytest_django") is not None
 
 
-def _captured_events():
+def _captured_events() -> Iterator[CapturedEvents]:
     from .capture import capture_events
 
     with capture_events() as captured:
@@ -48,20 +58,20 @@ if HAS_PYTEST_DJANGO:
     # ``db`` must be a static dependency: pytest-django creates the test
     # databases only for the tests that ask for them before they run.
     @pytest.fixture
-    def dengage_events(db):
+    def dengage_events(db: None) -> Iterator[CapturedEvents]:
         """The events this test records (a ``CapturedEvents``); ids are local."""
         yield from _captured_events()
 
 else:
 
     @pytest.fixture
-    def dengage_events():
+    def dengage_events() -> Iterator[CapturedEvents]:
         """The events this test records (a ``CapturedEvents``); ids are local."""
         yield from _captured_events()
 
 
 @pytest.fixture
-def dengage_client():
+def dengage_client() -> Client:
     """A ``django.test.Client`` sending a desktop Chrome User-Agent."""
     from .capture import browser_client
 
@@ -69,7 +79,7 @@ def dengage_client():
 
 
 @pytest.fixture
-def dengage_server():
+def dengage_server() -> Iterator[FakeDengageServer]:
     """A ``FakeDengageServer`` the DENGAGE_* settings point at, for this test."""
     from .server import FakeDengageServer
 

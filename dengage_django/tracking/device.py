@@ -231,7 +231,7 @@ def _known_bot(text):
 
 
 #: Compiled settings patterns by setting name; emptied by ``setting_changed``.
-_from_settings = {}
+_from_settings: dict[str, tuple] = {}
 
 
 @receiver(setting_changed)

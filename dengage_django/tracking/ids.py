@@ -106,7 +106,7 @@ class KeyPool:
 _pool = KeyPool()
 
 
-_clients = {}
+_clients: dict[tuple, object] = {}
 
 
 _clients_lock = threading.Lock()

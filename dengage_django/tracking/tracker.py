@@ -29,9 +29,14 @@ An empty basket is not an error: checkout steps without products record
 nothing.
 """
 
+from __future__ import annotations
+
 import functools
 import logging
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from functools import cached_property
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import SynchronousOnlyOperation
@@ -47,16 +52,30 @@ from .device import device_for
 from .identity import Identity
 from .policy import untracked_reason
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ..models import OutboxEvent
+
 logger = logging.getLogger(__name__)
 
+#: What a price or a quantity may be given as (a numeric string too).
+Number = int | float | Decimal | str
 
-def _not_on_the_event_loop(method):
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_T = TypeVar("_T")
+
+
+def _not_on_the_event_loop(
+    method: Callable[Concatenate[_T, _P], _R],
+) -> Callable[Concatenate[_T, _P], _R | None]:
     """A helper that needs the database on an event loop says what to call
     instead (raised in strict mode, logged otherwise), never a bare
     ``SynchronousOnlyOperation``."""
 
     @functools.wraps(method)
-    def helper(self, *args, **kwargs):
+    def helper(self: _T, *args: _P.args, **kwargs: _P.kwargs) -> _R | None:
         try:
             return method(self, *args, **kwargs)
         except SynchronousOnlyOperation as exc:
@@ -75,48 +94,48 @@ def _not_on_the_event_loop(method):
 class Tracker:
     """Records events for one request (see the module docstring)."""
 
-    def __init__(self, request, *, deferred=False):
+    def __init__(self, request: HttpRequest, *, deferred: bool = False) -> None:
         self.request = request
         self.deferred = deferred
-        self._pending = []
+        self._pending: list[OutboxEvent] = []
         # Transactions already open when the request began (a test case's,
         # say) are not the view's: only deeper ones make an event immediate.
         self._base_depth = self._depth()
-        self._awaiting_commit = []
+        self._awaiting_commit: list[OutboxEvent] = []
         self.identity = Identity(request)
-        self.category = None
-        self.sub_category = None
-        self.page_view = None
+        self.category: str | None = None
+        self.sub_category: str | None = None
+        self.page_view: OutboxEvent | None = None
         #: Every event this tracker stored, in order.
-        self.events = []
-        self._viewed_products = set()
+        self.events: list[OutboxEvent] = []
+        self._viewed_products: set[str] = set()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Tracker {self.request.method} {self.request.path!r} active={self.active}>"
 
     @cached_property
-    def untracked_reason(self):
+    def untracked_reason(self) -> str | None:
         """``None`` when tracked, else why not (see :mod:`.policy`)."""
         return untracked_reason(self.request)
 
     @property
-    def active(self):
+    def active(self) -> bool:
         """Whether this request records events (see :mod:`.policy`)."""
         return self.untracked_reason is None
 
     @cached_property
-    def device(self):
+    def device(self) -> str:
         return device_for(self.request.META.get("HTTP_USER_AGENT"))
 
     @property
-    def user_id(self):
+    def user_id(self) -> str:
         return self.identity.resolve().user_id
 
     @property
-    def session_id(self):
+    def session_id(self) -> str:
         return self.identity.resolve().session_id
 
-    def common_fields(self):
+    def common_fields(self) -> dict[str, Any]:
         fields = default_fields()
         fields.update(request_fields(self.request))
         fields["userId"] = self.user_id
@@ -129,7 +148,7 @@ class Tracker:
 
     # -- recording ------------------------------------------------------------
 
-    def preload(self):
+    def preload(self) -> None:
         """Do this request's blocking reads now (the async middleware calls
         this before the view, off the event loop)."""
         # The helpers' database work runs in this thread, not the loop's:
@@ -141,28 +160,33 @@ class Tracker:
         self.identity.resolve()  # may read the session, the user's link, /get/key
 
     @_not_on_the_event_loop
-    def track(self, name, **wire_fields):
+    def track(self, name: str, **wire_fields: Any) -> OutboxEvent | None:
         """Record any event, the common parameters filled in."""
         return self._record(name, wire_fields)
 
-    def _record(self, name, wire_fields, *, first=False):
+    def _record(
+        self, name: str, wire_fields: Mapping[str, Any], *, first: bool = False
+    ) -> OutboxEvent | None:
         if not self.active:
             return None
         event = prepare(name, merge_fields(self.common_fields(), wire_fields))
         return self._store_or_defer(event, first=first)
 
     @staticmethod
-    def _depth():
+    def _depth() -> int:
+        # How many atomic blocks are open. Django has no public API for the
+        # depth (``in_atomic_block`` only says "some"), and deferring needs
+        # to tell a test case's or ATOMIC_REQUESTS' block from the view's.
         return len(connections[outbox.db_alias()].atomic_blocks)
 
-    def _in_request_transaction(self, depth):
+    def _in_request_transaction(self, depth: int) -> bool:
         """Whether the innermost transaction is ``ATOMIC_REQUESTS``' own
         (one level in, when the request began outside any transaction)."""
         if not (self.deferred and self._base_depth == 0 and depth == 1):
             return False
         return bool(connections[outbox.db_alias()].settings_dict.get("ATOMIC_REQUESTS"))
 
-    def _store_or_defer(self, event, *, first=False):
+    def _store_or_defer(self, event: OutboxEvent, *, first: bool = False) -> OutboxEvent | None:
         """Store ``event`` now, or with the response (see module docstring)."""
         depth = self._depth()
         if self.deferred and depth <= self._base_depth:
@@ -176,11 +200,11 @@ class Tracker:
         self.events.append(event)
         return event
 
-    def _committed(self):
+    def _committed(self) -> None:
         self._pending.extend(self._awaiting_commit)
         self._awaiting_commit = []
 
-    def flush(self):
+    def flush(self) -> list[OutboxEvent]:
         """Store the deferred events in one INSERT (the middleware calls
         this); if that fails, each on its own, so one bad row loses only
         itself."""
@@ -192,61 +216,65 @@ class Tracker:
 
     # -- async forms ----------------------------------------------------------
 
-    async def atrack(self, name, **wire_fields):
+    async def atrack(self, name: str, **wire_fields: Any) -> OutboxEvent | None:
         """:meth:`track` for async views."""
         return await sync_to_async(self.track)(name, **wire_fields)
 
-    async def aproduct_view(self, product=None, **fields):
+    async def aproduct_view(self, product: Any = None, **fields: Any) -> OutboxEvent | None:
         """:meth:`product_view` for async views."""
         return await sync_to_async(self.product_view)(product, **fields)
 
-    async def abasket_add(self, product=None, /, **fields):
+    async def abasket_add(self, product: Any = None, /, **fields: Any) -> OutboxEvent | None:
         """:meth:`basket_add` for async views."""
         return await sync_to_async(self.basket_add)(product, **fields)
 
-    async def abasket_remove(self, product=None, /, **fields):
+    async def abasket_remove(self, product: Any = None, /, **fields: Any) -> OutboxEvent | None:
         """:meth:`basket_remove` for async views."""
         return await sync_to_async(self.basket_remove)(product, **fields)
 
-    async def acheckout(self, step, **fields):
+    async def acheckout(self, step: str, **fields: Any) -> OutboxEvent | None:
         """:meth:`checkout` for async views."""
         return await sync_to_async(self.checkout)(step, **fields)
 
-    async def acheckout_basket(self, step, basket, **fields):
+    async def acheckout_basket(self, step: str, basket: Any, **fields: Any) -> OutboxEvent | None:
         """:meth:`checkout_basket` for async views."""
         return await sync_to_async(self.checkout_basket)(step, basket, **fields)
 
-    async def auser_operation(self, step, **fields):
+    async def auser_operation(self, step: str, **fields: Any) -> OutboxEvent | None:
         """:meth:`user_operation` for async views."""
         return await sync_to_async(self.user_operation)(step, **fields)
 
-    async def acustom_event(self, type, params=None):
+    async def acustom_event(
+        self, type: str, params: Mapping[str, Any] | None = None
+    ) -> OutboxEvent | None:
         """:meth:`custom_event` for async views."""
         return await sync_to_async(self.custom_event)(type, params)
 
-    async def apage(self, category=None, sub_category=None):
+    async def apage(self, category: str | None = None, sub_category: str | None = None) -> None:
         """:meth:`page` for async views (it does no I/O; here for symmetry)."""
         self.page(category, sub_category)
 
-    def _adapted(self, name, raw, build):
+    def _adapted(
+        self, name: str, raw: Any, build: Callable[[], _T]
+    ) -> tuple[_T, None] | tuple[None, OutboxEvent | None]:
         """Fields from ``build()``, or the rejection of an unreadable ``raw``."""
         try:
             return build(), None
         except DengageValidationError as exc:
             return None, self._store_or_defer(reject(name, {"input": raw}, exc))
 
-    def page(self, category=None, sub_category=None):
+    def page(self, category: str | None = None, sub_category: str | None = None) -> None:
         """Set the category (and subCategory) of this request's PAGE_VIEW."""
         if category is not None:
             self.category = category
         if sub_category is not None:
             self.sub_category = sub_category
 
-    def record_page_view(self):
+    def record_page_view(self) -> OutboxEvent | None:
         """The automatic PAGE_VIEW (the middleware calls this; once at most)."""
         if self.page_view is not None or not self.active:
             return None
-        fields = {}
+        fields: dict[str, Any] = {}
         if self.category is not None:
             fields["category"] = self.category
         if self.sub_category is not None:
@@ -257,7 +285,7 @@ class Tracker:
         return self.page_view
 
     @_not_on_the_event_loop
-    def product_view(self, product=None, **fields):
+    def product_view(self, product: Any = None, **fields: Any) -> OutboxEvent | None:
         """PRODUCT_VIEW of ``product`` (a mapping or ``to_dengage()`` object)
         and/or fields; the same product twice in one request counts once."""
         if not self.active:
@@ -277,12 +305,12 @@ class Tracker:
             self._viewed_products.add(key)
         return event
 
-    def _basket_id(self, fields):
+    def _basket_id(self, fields: dict[str, Any]) -> dict[str, Any]:
         if "basketId" in fields or "basket_id" in fields:
             return fields
         return {**fields, "basket_id": f"basket_{self.user_id}"}
 
-    def _basket_item(self, product, fields):
+    def _basket_item(self, product: Any, fields: Mapping[str, Any]) -> dict[str, Any]:
         """The item fields of ``product``: an id (``"P1"``, ``42``), or a
         product in any shape the helpers take (a mapping, a ``to_dengage()``
         object, a model through ``DENGAGE_PRODUCT_ADAPTER``), its
@@ -292,7 +320,16 @@ class Tracker:
         return merge_fields(adapters.basket_item(product, "BASKET_OPERATIONS"), fields)
 
     @_not_on_the_event_loop
-    def basket_add(self, product=None, /, *, price=None, quantity=1, currency=None, **fields):
+    def basket_add(
+        self,
+        product: Any = None,
+        /,
+        *,
+        price: Number | None = None,
+        quantity: Number = 1,
+        currency: str | None = None,
+        **fields: Any,
+    ) -> OutboxEvent | None:
         """BASKET_OPERATIONS ``add`` of ``product`` (an id or a product)."""
         if not self.active:
             return None
@@ -305,7 +342,9 @@ class Tracker:
         return self.track("BASKET_OPERATIONS", step="add", **self._basket_id(item))
 
     @_not_on_the_event_loop
-    def basket_remove(self, product=None, /, *, quantity=1, **fields):
+    def basket_remove(
+        self, product: Any = None, /, *, quantity: Number = 1, **fields: Any
+    ) -> OutboxEvent | None:
         """BASKET_OPERATIONS ``remove`` of ``product`` (an id or a product)."""
         if not self.active:
             return None
@@ -320,7 +359,15 @@ class Tracker:
         return self.track("BASKET_OPERATIONS", step="remove", **self._basket_id(item))
 
     @_not_on_the_event_loop
-    def checkout(self, step, *, total_price, products, currency=None, **fields):
+    def checkout(
+        self,
+        step: str,
+        *,
+        total_price: Number,
+        products: Iterable[Any] | None,
+        currency: str | None = None,
+        **fields: Any,
+    ) -> OutboxEvent | None:
         """CHECKOUT ``step`` with ``products`` (mappings or ``to_dengage()``
         objects; only productId, price, currency and quantity are kept)."""
         if not self.active:
@@ -344,7 +391,7 @@ class Tracker:
         )
 
     @_not_on_the_event_loop
-    def checkout_basket(self, step, basket, **fields):
+    def checkout_basket(self, step: str, basket: Any, **fields: Any) -> OutboxEvent | None:
         """CHECKOUT ``step`` of a whole basket (see :mod:`.adapters`)."""
         if not self.active:
             return None
@@ -357,9 +404,11 @@ class Tracker:
         return self.checkout(step, **data)
 
     @_not_on_the_event_loop
-    def user_operation(self, step, **fields):
+    def user_operation(self, step: str, **fields: Any) -> OutboxEvent | None:
         return self.track("USER_OPERATIONS", step=step, **fields)
 
     @_not_on_the_event_loop
-    def custom_event(self, type, params=None):
+    def custom_event(
+        self, type: str, params: Mapping[str, Any] | None = None
+    ) -> OutboxEvent | None:
         return self.track("CUSTOM_EVENT", type=type, params=params)
