@@ -1,3 +1,5 @@
+import sys
+
 from django.apps import AppConfig
 
 
@@ -14,6 +16,10 @@ class DengageConfig(AppConfig):
         checks.register_checks()
         receivers.connect()
         install_log_redaction()
+        if "sentry_sdk" in sys.modules:  # the shop uses Sentry (set up in its settings)
+            from .integrations.sentry import install as install_sentry_scrubbing
+
+            install_sentry_scrubbing()
         from .conf import dengage_settings
 
         if dengage_settings.TASK_ON_RECORD:
