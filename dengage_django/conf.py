@@ -189,6 +189,17 @@ SETTINGS = (
             "``to_dengage()``"),
     Setting("BASKET_ADAPTER", None, "callable", "callable", "Adapters",
             "the same for baskets"),
+    # -- Tracking: the flood guard
+    Setting("NEW_VISITORS_PER_MINUTE", 30, "int/None", "int?", "Tracking",
+            "new visitors (requests without a visitor cookie) per client address and minute; "
+            "beyond, the address's requests without cookies are treated as bots; ``None``: no "
+            "limit"),
+    Setting("CLIENT_ADDRESS_HEADER", None, "str/None", "str?", "Tracking",
+            "the ``request.META`` key of the header your proxy puts the client's address in "
+            "(``\"HTTP_X_FORWARDED_FOR\"``: its last address); ``None``: ``REMOTE_ADDR``"),
+    Setting("FLOOD_CACHE", "default", "str", "str", "Tracking",
+            "the cache (an alias of ``CACHES``) counting new visitors; share it between "
+            "processes"),
 )
 # fmt: on
 

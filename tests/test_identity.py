@@ -125,13 +125,44 @@ def test_without_session_middleware_the_session_id_is_a_sliding_cookie(settings)
 
 @pytest.mark.parametrize(
     "value",
-    ["", "a" * 65, "<script>", "1;DROP", "é", "12 34", "--1", "x.y"],
+    [
+        "",
+        "a" * 129,
+        "<script>",
+        "1;DROP",
+        "é",
+        "12 34",
+        "a,b",
+        '"1"',
+        "1'",
+        "a\\b",
+        "a\nb",
+        "a\tb",
+        "a\x00b",
+        "1\n",
+        "١٢٣",  # Arabic-Indic digits: not ASCII
+        None,
+        123,
+    ],
 )
 def test_ids_that_do_not_look_like_ids_are_rejected(value):
     assert not is_valid_id(value)
 
 
-@pytest.mark.parametrize("value", ["-8349234098234", "123", "3f2c9a0b1d2e4f5a6b7c8d9e0f1a2b3c"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "-8349234098234",
+        "123",
+        "3f2c9a0b1d2e4f5a6b7c8d9e0f1a2b3c",
+        "4f1c2b1e-7d0a-4c55-9a3e-2b7f0c1d9e8a",
+        "x.y",
+        "--1",
+        "shop:42",
+        "A_b-C.d:E",
+        "a" * 128,
+    ],
+)
 def test_real_ids_are_accepted(value):
     assert is_valid_id(value)
 

@@ -1,9 +1,12 @@
 """Where visitor ids come from, and which user holds which id.
 
 * New ids come from Dengage's ``/get/key`` when ``DENGAGE_ID_SOURCE`` is
-  ``"dengage"`` (the default): fetched in batches into a process-wide pool
-  (:class:`KeyPool`) so most new visitors cost no HTTP call, with a short
-  timeout. When Dengage fails, local unique ids are used and no new call is
+  ``"dengage"`` (the default): fetched in batches of
+  ``DENGAGE_ID_POOL_SIZE`` into a process-wide pool (:class:`KeyPool`) so
+  most new visitors cost no HTTP call, with a short timeout. An answer
+  with fewer ids than asked is used as it is. When a fetch fails in any way
+  (an HTTP error, a timeout, an answer that is not a JSON list, no usable
+  id in it, any exception), local unique ids are used and no new call is
   made for ``DENGAGE_ID_FETCH_BACKOFF`` seconds, so an outage adds no
   latency to pages. ``"local"`` never calls Dengage, and neither does a
   project without a data center URL or API key, nor a test run (Django's
@@ -30,8 +33,12 @@ logger = logging.getLogger(__name__)
 
 
 #: Ids Dengage hands out look numeric (possibly negative); local ids are
-#: hex. Anything else read from a cookie is replaced.
-ID_PATTERN = re.compile(r"-?[A-Za-z0-9_]{1,64}")
+#: hex; the guide allows "any string". Accepted: 1 to 128 (the longest id
+#: an event may carry) ASCII letters, digits, ``-``, ``_``, ``.`` and ``:``,
+#: all safe in a cookie value and a log line without quoting. Anything else
+#: (read from a cookie, the session or ``/get/key``) is replaced, never
+#: echoed.
+ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
 def is_valid_id(value):
@@ -43,12 +50,28 @@ def local_id():
     return uuid.uuid4().hex
 
 
+#: The most ids one ``/get/key`` call asks for (the client's own limit).
+MAX_KEYS_PER_FETCH = 1000
+
+
 class KeyPool:
     """Thread-safe pool of ids from ``/get/key``, refilled in batches.
 
     ``take(n)`` never blocks on another thread's fetch and never raises: it
     answers from the pool, fetches one batch (at most one thread at a time,
-    with ``DENGAGE_ID_FETCH_TIMEOUT``), or falls back to local ids.
+    with ``DENGAGE_ID_FETCH_TIMEOUT``), and makes local ids for whatever is
+    still missing.
+
+    Why batches, when the vendor's clients ask for 2 ids per new visitor
+    and 1 per new session: they run in the visitor's browser or app, once
+    per visitor. Here one process serves every visitor, on the page's
+    critical path: a batch of ``DENGAGE_ID_POOL_SIZE`` (100) turns 50
+    requests, each adding latency to a first page, into one. The ids a
+    process never hands out are dropped when it stops.
+
+    A fetch that yields no usable id, for whatever reason, is a failure: no
+    fetch for ``DENGAGE_ID_FETCH_BACKOFF`` seconds, so a broken data center
+    never costs a request per visitor.
     """
 
     def __init__(self):
@@ -56,6 +79,7 @@ class KeyPool:
         self._lock = threading.Lock()
         self._fetching = threading.Lock()
         self._retry_at = 0.0
+        #: ``/get/key`` calls made, and how many of them failed.
         self.fetches = 0
         self.failures = 0
 
@@ -65,42 +89,90 @@ class KeyPool:
             self._retry_at = 0.0
 
     def _pop(self, count):
+        """Up to ``count`` ids from the pool."""
         with self._lock:
-            if len(self._ids) < count:
-                return None
-            return [self._ids.popleft() for _ in range(count)]
+            return [self._ids.popleft() for _ in range(min(count, len(self._ids)))]
 
     def take(self, count):
         ids = self._pop(count)
-        if ids is not None:
-            return ids
-        if time.monotonic() >= self._retry_at and self._fetching.acquire(blocking=False):
-            try:
-                self._fetch(max(count, dengage_settings.ID_POOL_SIZE))
-            finally:
-                self._fetching.release()
-            ids = self._pop(count)
-            if ids is not None:
-                return ids
-        return [local_id() for _ in range(count)]
+        if len(ids) < count and time.monotonic() >= self._retry_at:
+            if self._fetching.acquire(blocking=False):
+                try:
+                    self._fetch(count - len(ids))
+                finally:
+                    self._fetching.release()
+                ids += self._pop(count - len(ids))
+        return ids + [local_id() for _ in range(count - len(ids))]
 
-    def _fetch(self, count):
+    @staticmethod
+    def batch_size(missing):
+        """How many ids to ask for when ``missing`` are needed now."""
+        size = dengage_settings.ID_POOL_SIZE
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            size = 1  # the system check reports the setting
+        return min(max(missing, size), MAX_KEYS_PER_FETCH)
+
+    def _fetch(self, missing):
         self.fetches += 1
+        count = self.batch_size(missing)
         try:
             client = _keys_client()
             keys = client.get_keys(count, timeout=dengage_settings.ID_FETCH_TIMEOUT)
-        except (DengageError, ValueError) as exc:
-            self.failures += 1
-            self._retry_at = time.monotonic() + dengage_settings.ID_FETCH_BACKOFF
-            logger.warning(
-                "could not fetch ids from Dengage, using local ids for %ss: %s",
-                dengage_settings.ID_FETCH_BACKOFF,
-                exc,
-            )
+            usable = self._usable(keys, count)
+        except Exception as exc:  # any failure: local ids and the back-off
+            self._failed(exc)
             return
-        valid = [key for key in keys if is_valid_id(key)]
+        if not usable:
+            self._failed(f"/get/key answered no usable id ({_describe(keys)})")
+            return
         with self._lock:
-            self._ids.extend(valid)
+            held = set(self._ids)
+            self._ids.extend(key for key in usable if key not in held)
+
+    @staticmethod
+    def _usable(keys, count):
+        """The valid, distinct ids among the first ``count`` of ``keys``."""
+        if not isinstance(keys, (list, tuple)):
+            raise DengageError(f"/get/key answered no list of ids ({_describe(keys)})")
+        keys = keys[:count]
+        usable = list(dict.fromkeys(key for key in keys if is_valid_id(key)))
+        if usable and len(usable) < len(keys):
+            logger.warning(
+                "/get/key answered %d ids of which %d were not usable; using the other %d",
+                len(keys),
+                len(keys) - len(usable),
+                len(usable),
+            )
+        return usable
+
+    def _failed(self, problem):
+        self.failures += 1
+        backoff = dengage_settings.ID_FETCH_BACKOFF
+        self._retry_at = time.monotonic() + (backoff if _is_number(backoff) else 60.0)
+        if isinstance(problem, Exception) and not isinstance(problem, DengageError):
+            problem = f"{type(problem).__name__}: {problem}"
+        logger.warning(
+            "could not fetch ids from Dengage, using local ids for %ss: %s",
+            backoff,
+            _redacted(problem),
+        )
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _describe(keys):
+    """A short, safe description of an answer (never its content)."""
+    if isinstance(keys, (list, tuple)):
+        return f"a list of {len(keys)}"
+    return type(keys).__name__
+
+
+def _redacted(problem):
+    from ..delivery.redaction import redact
+
+    return redact(str(problem))
 
 
 _pool = KeyPool()

@@ -6,24 +6,34 @@ static and media, plus ``DENGAGE_EXCLUDED_PATHS``, after any language
 prefix), it comes from a bot (and ``DENGAGE_TRACK_BOTS`` is off), it is not
 a browser's page visit (no cookies and not a GET asking for HTML: a webhook,
 an API client), or the visitor has not consented (``DENGAGE_CONSENT``, and
-``Sec-GPC: 1`` when ``DENGAGE_RESPECT_GPC``). Only tracked requests ever
-read or mint visitor ids. Events about an explicit ``user`` do not depend on
-this (see :mod:`.subject`).
+``Sec-GPC: 1`` when ``DENGAGE_RESPECT_GPC``), or it would mint a new
+visitor for a client address that already had
+``DENGAGE_NEW_VISITORS_PER_MINUTE`` this minute (the flood guard,
+:func:`is_flooding`: a scraper without cookies is treated as a bot). Only
+tracked requests ever read or mint visitor ids. Events about an explicit
+``user`` do not depend on this (see :mod:`.subject`).
 
 A tracked request gets the automatic PAGE_VIEW only when it is a GET that
 is not a prefetch or prerender, answered 2xx with an HTML content type.
 """
 
+import ipaddress
+import logging
 import re
+import time
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.cache import caches
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 from django.utils.translation import get_language_from_path
 
 from ..conf import dengage_settings
 from .device import is_bot, is_browser
+from .ids import is_valid_id
+
+logger = logging.getLogger(__name__)
 
 PREFETCH_HEADERS = ("HTTP_PURPOSE", "HTTP_SEC_PURPOSE", "HTTP_X_PURPOSE", "HTTP_X_MOZ")
 PREFETCH_VALUES = ("prefetch", "prerender", "preview")
@@ -84,12 +94,13 @@ def has_consent(request):
 
 
 #: Why a request is not tracked (:func:`untracked_reason`).
-DISABLED, EXCLUDED, BOT, NOT_BROWSER, NO_CONSENT = (
+DISABLED, EXCLUDED, BOT, NOT_BROWSER, NO_CONSENT, FLOOD = (
     "disabled",
     "excluded",
     "bot",
     "not a browser",
     "no consent",
+    "flood",
 )
 #: Accept values a browser sends when it navigates to a page.
 PAGE_TYPES = ("text/html", "application/xhtml+xml", "*/*")
@@ -132,7 +143,145 @@ def untracked_reason(request):
         return NOT_BROWSER
     if not has_consent(request):
         return NO_CONSENT
+    if is_flooding(request):
+        return FLOOD
     return None
+
+
+# -- The flood guard -----------------------------------------------------------
+
+#: The guard counts new visitors per client address in windows of this many
+#: seconds, under cache keys starting with :data:`FLOOD_KEY_PREFIX`.
+FLOOD_WINDOW = 60
+FLOOD_KEY_PREFIX = "dengage:new-visitors:"
+#: An IPv6 client is counted per /64 network: one host usually holds a
+#: whole /64 and can pick a new address for every request.
+IPV6_PREFIX = 64
+#: The request attribute that keeps the guard's decision (counted once).
+_DECIDED = "_dengage_flooding"
+_cache_failure_logged = False
+
+
+def _meta_name(header):
+    """``request.META``'s key for ``header`` (``"X-Real-IP"`` and
+    ``"HTTP_X_REAL_IP"`` both give ``"HTTP_X_REAL_IP"``)."""
+    name = header.strip().upper().replace("-", "_")
+    if name == "REMOTE_ADDR" or name.startswith("HTTP_"):
+        return name
+    return "HTTP_" + name
+
+
+def _parse_address(text):
+    """The IP address in ``text`` (``1.2.3.4``, ``1.2.3.4:5678``,
+    ``[2001:db8::1]:443``, ``::ffff:1.2.3.4``), or ``None``."""
+    text = text.strip().strip('"')
+    if text.startswith("["):
+        text = text[1 : text.find("]")] if "]" in text else text[1:]
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(request):
+    """The client's address as the flood guard counts it, or ``None``.
+
+    From ``DENGAGE_CLIENT_ADDRESS_HEADER`` when set and present (the *last*
+    address of a list such as ``X-Forwarded-For``: the one your own proxy
+    appended, which a client cannot forge; the addresses before it are the
+    client's to make up), else ``REMOTE_ADDR``. An IPv6 address counts as
+    its /64 network. ``None`` (not counted) for an address that is not
+    public: loopback, private and link-local addresses are your own proxies,
+    load balancers, test clients and ``runserver``, never one scraper.
+    """
+    raw = None
+    header = dengage_settings.CLIENT_ADDRESS_HEADER
+    if header:
+        value = request.META.get(_meta_name(header), "")
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        raw = entries[-1] if entries else None
+    if raw is None:
+        raw = request.META.get("REMOTE_ADDR") or ""
+    address = _parse_address(raw)
+    if address is None or not address.is_global:
+        return None
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False))
+    return str(address)
+
+
+def _new_visitor_limit():
+    """``DENGAGE_NEW_VISITORS_PER_MINUTE``, or ``None`` when the guard is off."""
+    limit = dengage_settings.NEW_VISITORS_PER_MINUTE
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+        return None  # None or 0: off (a wrong type is the system check's to report)
+    return limit
+
+
+def _count_new_visitor(address):
+    """Count one new visitor of ``address`` in this window; the count, or
+    ``None`` when the cache failed (logged once per process)."""
+    global _cache_failure_logged
+    window = int(time.time() // FLOOD_WINDOW)
+    key = f"{FLOOD_KEY_PREFIX}{window}:{address}"
+    try:
+        cache = caches[dengage_settings.FLOOD_CACHE]
+        if cache.add(key, 1, timeout=2 * FLOOD_WINDOW):
+            return 1
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired between add() and incr()
+            cache.add(key, 1, timeout=2 * FLOOD_WINDOW)
+            return 1
+    except Exception:
+        if not _cache_failure_logged:
+            _cache_failure_logged = True
+            logger.warning(
+                "the flood guard cannot use cache %r: new visitors are not limited (logged once)",
+                dengage_settings.FLOOD_CACHE,
+                exc_info=True,
+            )
+        return None
+
+
+def is_flooding(request):
+    """Whether ``request`` would mint one new visitor too many for its
+    client address this minute (the flood guard).
+
+    Only a request without a valid visitor cookie is counted (a returning
+    visitor never is), once: the decision is kept on the request. With
+    ``DENGAGE_NEW_VISITORS_PER_MINUTE`` new visitors per address and
+    minute (``None``: no guard), counted in the cache
+    ``DENGAGE_FLOOD_CACHE`` (a cache shared by every process of the site:
+    a per-process cache counts per process). When the cache fails, the
+    guard lets everyone in.
+    """
+    decided = getattr(request, _DECIDED, None)
+    if decided is not None:
+        return decided
+    flooding = False
+    limit = _new_visitor_limit()
+    if limit is not None and not is_valid_id(
+        request.COOKIES.get(dengage_settings.USER_COOKIE_NAME)
+    ):
+        address = client_address(request)
+        count = _count_new_visitor(address) if address is not None else None
+        flooding = count is not None and count > limit
+        if count == limit + 1:
+            logger.warning(
+                "more than %d new visitors this minute from %s: its requests without "
+                "cookies are treated as bots until the minute ends (if this is a proxy "
+                "of yours, set DENGAGE_CLIENT_ADDRESS_HEADER)",
+                limit,
+                address,
+            )
+    setattr(request, _DECIDED, flooding)
+    return flooding
 
 
 def is_prefetch(request):
