@@ -118,7 +118,8 @@ def test_connection_refused_is_transient_and_redacted(settings):
 
 
 def test_unknown_and_malformed_answers():
-    assert classify(200, b'{"statusCode":"SOMETHING_NEW"}').outcome is Outcome.TRANSIENT
+    # An unknown statusCode stops and keeps the events (tests/test_wire_hardening.py).
+    assert classify(200, b'{"statusCode":"SOMETHING_NEW"}').outcome is Outcome.CONFIGURATION
     assert classify(200, b"<html>").outcome is Outcome.TRANSIENT
     assert classify(200, b"[]").outcome is Outcome.TRANSIENT
     assert classify(200, b'{"statusCode":"SUCCESS"}').outcome is Outcome.SUCCESS

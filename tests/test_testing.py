@@ -337,6 +337,113 @@ def test_set_delay_slows_every_post(server):
     assert len(server.events) == 2
 
 
+# Faults of a data center that answers strangely (issue 12).
+
+
+def test_reject_all_refuses_every_batch_until_cleared(server):
+    server.reject_all()
+
+    assert post(server, [make_event()]).json()["statusCode"] == "BAD_INPUT"
+    assert post(server, [make_event("CHECKOUT")]).json()["statusCode"] == "BAD_INPUT"
+    # Dengage's own checks still come first.
+    assert post(server, [make_event()], api_key="wrong").json()["statusCode"] == "NO_ACCOUNT"
+    assert server.events == []
+
+    server.clear_rules()
+    assert post(server, [make_event()]).json()["responses"] == [[]]
+    assert len(server.events) == 1
+
+
+def test_reject_all_with_an_http_status_or_another_code(server):
+    server.reject_all(status=400)
+    assert post(server, [make_event()]).status_code == 400
+
+    server.clear_rules()
+    server.reject_all(status_code="NO_USERID")
+    assert post(server, [make_event()]).json()["statusCode"] == "NO_USERID"
+    assert server.events == []
+
+
+def test_redirect_next_points_at_the_same_request_by_default(server):
+    server.redirect_next()
+    url = f"{server.url}/add/events/v1.json"
+    params = {"apiKey": DEFAULT_API_KEY}
+
+    response = requests.post(
+        url, params=params, json=[make_event()], headers=HEADERS, allow_redirects=False, timeout=5
+    )
+
+    assert response.status_code == 308
+    assert response.headers["Location"] == f"{url}?apiKey={DEFAULT_API_KEY}"
+    assert (server.requests[0].status, server.events) == (308, [])
+    # A client that follows a 307/308 posts again, and the fake takes it.
+    server.redirect_next(status=307)
+    followed = requests.post(url, params=params, json=[make_event()], headers=HEADERS, timeout=5)
+    assert followed.status_code == 200
+    assert [r.status for r in server.requests[1:]] == [307, 200]
+    assert len(server.events) == 1
+
+
+def test_redirect_next_with_a_location_a_status_and_the_keys_endpoint(server):
+    server.redirect_next(2, status=301, location="https://dce2.example.com/add/events/v1.json")
+    server.redirect_next(status=302, location="https://elsewhere.example.com/", endpoint="keys")
+
+    for _ in range(2):
+        response = requests.post(
+            f"{server.url}/add/events/v1.json",
+            json=[make_event()],
+            allow_redirects=False,
+            timeout=5,
+        )
+        assert response.status_code == 301
+        assert response.headers["Location"] == "https://dce2.example.com/add/events/v1.json"
+    keys = requests.get(f"{server.url}/get/key", allow_redirects=False, timeout=5)
+    assert (keys.status_code, keys.headers["Location"]) == (302, "https://elsewhere.example.com/")
+    assert server.issued_keys == []
+    with pytest.raises(ValueError):
+        server.redirect_next(status=200)
+
+
+def test_short_responses_next_answers_fewer_entries_than_events(server):
+    server.short_responses_next()
+    server.short_responses_next(missing=5)
+
+    first = post(server, [make_event(), make_event(), make_event()]).json()
+    second = post(server, [make_event(), make_event()]).json()
+    third = post(server, [make_event(), make_event()]).json()
+
+    assert (len(first["responses"]), len(first["campaigns"])) == (2, 2)
+    assert (second["responses"], second["campaigns"]) == ([], [])
+    assert "statusCode" not in second
+    assert third["responses"] == [[], []]
+    assert len(server.events) == 7  # the events were taken all the same
+    with pytest.raises(ValueError):
+        server.short_responses_next(missing=0)
+
+
+def test_short_responses_next_leaves_error_answers_alone(server):
+    server.short_responses_next()
+
+    refused = post(server, [make_event()], api_key="wrong").json()
+    assert (refused["statusCode"], refused["responses"]) == ("NO_ACCOUNT", [])
+    # Like every queued fault, it was that request's: the next is whole.
+    assert post(server, [make_event(), make_event()]).json()["responses"] == [[], []]
+
+
+def test_origin_is_compared_in_its_punycode_form():
+    with FakeDengageServer(origin="https://mağaza.example.com.tr") as fake:
+        for sent in (
+            "https://xn--maaza-l1a.example.com.tr",
+            "https://XN--MAAZA-L1A.example.com.tr/",
+        ):
+            answer = post(fake, [make_event()], headers={**HEADERS, "Origin": sent})
+            assert "statusCode" not in answer.json(), sent
+        other = post(fake, [make_event()], headers={**HEADERS, "Origin": "https://magaza.com.tr"})
+        assert other.json()["statusCode"] == "NO_DOMAIN_APIKEY_MATCH"
+        assert fake.origin == "https://mağaza.example.com.tr"
+        assert fake.settings_overrides()["DENGAGE_ORIGIN"] == "https://mağaza.example.com.tr"
+
+
 # Records, reset, waiting.
 
 

@@ -12,10 +12,31 @@ HTTP can be exercised end to end without the network::
             (event,) = server.wait_for_events(1)
             assert event["name"] == "PAGE_VIEW"
 
-The server can also misbehave on demand (HTTP errors, Dengage ``statusCode``
-errors, slow answers, dropped connections, random failures) so retries and
-error handling can be tested; see the ``*_next`` methods, :meth:`reject_events`
-and :meth:`set_failure_rate`.
+The server can also misbehave on demand so retries and error handling can be
+tested. Queued faults, each for the next request(s):
+
+* :meth:`~FakeDengageServer.fail_next`: an HTTP error (``Retry-After`` optional);
+* :meth:`~FakeDengageServer.status_code_next`: an HTTP 200 carrying any
+  ``statusCode``, Dengage's documented ones or one it never documented
+  (``status_code_next("SOMETHING_NEW")``: an API that changed);
+* :meth:`~FakeDengageServer.delay_next`: a slow answer (the events still taken);
+* :meth:`~FakeDengageServer.drop_next`: a connection closed unanswered;
+* :meth:`~FakeDengageServer.redirect_next`: a 3xx redirect (by default to the
+  same request on this server, so a client that follows it gets through);
+* :meth:`~FakeDengageServer.short_responses_next`: the events are taken, but
+  the success answer's ``responses`` and ``campaigns`` hold fewer entries
+  than events.
+
+Rules, until cleared: :meth:`~FakeDengageServer.reject_events` (batches
+holding a matching event), :meth:`~FakeDengageServer.reject_all` (every
+batch: a proxy that mangles bodies, an API change),
+:meth:`~FakeDengageServer.set_failure_rate` and
+:meth:`~FakeDengageServer.set_delay`.
+
+The account's origin is compared as browsers send it: scheme and host in
+lower case, an internationalised host in its punycode form, so a fake bound
+to ``https://mağaza.example.com.tr`` accepts
+``Origin: https://xn--maaza-l1a.example.com.tr``.
 
 Run it alone with ``python -m dengage_django.testing`` (``--help`` for the
 options) to point a development shop at it and watch the events arrive.
@@ -35,6 +56,9 @@ Endpoints (paths are relative to :attr:`FakeDengageServer.url`):
     Control endpoints of the fake itself: the accepted events as JSON, and
     :meth:`FakeDengageServer.reset`. They are never faulted nor recorded.
 
+The two Dengage endpoints never redirect unless :meth:`~FakeDengageServer.redirect_next`
+asks them to.
+
 Anything else is an HTTP 404.
 """
 
@@ -49,7 +73,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 __all__ = ["FakeDengageServer", "RecordedRequest"]
 
@@ -101,10 +125,18 @@ class _Answer:
 
 @dataclass(frozen=True)
 class _Fault:
-    """A misbehaviour for one request: a delay, then optionally an answer."""
+    """A misbehaviour for one request: a delay, then optionally an answer.
+
+    ``redirect`` is ``(status, location)`` for a redirect (a ``None``
+    location: the same request on this server); ``short_by`` handles the
+    request normally but leaves that many entries out of a success answer's
+    ``responses`` and ``campaigns``.
+    """
 
     delay: float = 0.0
     answer: _Answer | None = None
+    redirect: tuple | None = None
+    short_by: int = 0
 
 
 def _json_answer(payload, status=200, headers=None):
@@ -123,9 +155,11 @@ def _status_code_answer(code):
     return _json_answer({"timestamp": "", "responses": [], "statusCode": code})
 
 
-def _http_error_answer(status, body=None, retry_after=None):
+def _http_error_answer(status, body=None, retry_after=None, headers=None):
     """An HTTP error answer; ``body`` may be bytes, str, or JSON-able data."""
-    headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+    headers = dict(headers or {})
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     if body is None:
         body = {"error": http.HTTPStatus(status).phrase}
     if isinstance(body, bytes | str):
@@ -156,12 +190,50 @@ def _origin_or_none(origin):
     return origin.rstrip("/")
 
 
+def _ascii_host(host):
+    """``host`` in punycode as browsers send it (UTS #46 through the ``idna``
+    package when installed, it comes with requests; else Python's codec), or
+    ``None`` when it cannot be encoded."""
+    if host.isascii():
+        return host.lower()
+    try:
+        import idna
+    except ImportError:  # pragma: no cover - requests brings it
+        idna = None
+    if idna is not None:
+        try:
+            return idna.encode(host, uts46=True).decode("ascii")
+        except UnicodeError:
+            pass
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+
+
+def _normalised_origin(origin):
+    """``origin`` as compared: no final slash, scheme and host in lower case,
+    an internationalised host in punycode; unparseable values unchanged."""
+    origin = origin.strip().rstrip("/")
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return origin
+    host = _ascii_host(parts.hostname or "")
+    if not parts.scheme or not host:
+        return origin
+    netloc = host if port is None else f"{host}:{port}"
+    return parts._replace(scheme=parts.scheme.lower(), netloc=netloc).geturl()
+
+
 class FakeDengageServer:
     """A fake Dengage data center listening on a real local port.
 
     :param api_key: the only API key the fake account accepts.
     :param origin: the shop origin the account is bound to; requests whose
-        ``Origin`` header differs get ``NO_DOMAIN_APIKEY_MATCH``. ``None``
+        ``Origin`` header differs get ``NO_DOMAIN_APIKEY_MATCH`` (compared
+        case-insensitively, an internationalised host in punycode). ``None``
         accepts any origin, or none.
     :param host: the interface to listen on.
     :param port: the port; 0 picks a free one (read it from :attr:`port`).
@@ -173,9 +245,10 @@ class FakeDengageServer:
     :attr:`requests`, :attr:`issued_keys`) are returned as copies.
 
     Queued faults (``fail_next``, ``status_code_next``, ``delay_next``,
-    ``drop_next``) each apply to one request, first queued first used, on the
-    events endpoint unless ``endpoint="keys"`` targets ``/get/key``. Rules
-    (:meth:`reject_events`, :meth:`set_failure_rate`, :meth:`set_delay`) stay
+    ``drop_next``, ``redirect_next``, ``short_responses_next``) each apply to
+    one request, first queued first used, on the events endpoint unless
+    ``endpoint="keys"`` targets ``/get/key``. Rules (:meth:`reject_events`,
+    :meth:`reject_all`, :meth:`set_failure_rate`, :meth:`set_delay`) stay
     until changed and apply to the events endpoint only.
     """
 
@@ -368,6 +441,25 @@ class FakeDengageServer:
         """Read each of the next ``count`` requests, then close the connection unanswered."""
         self._queue(_Fault(answer=_dropped_answer()), count, endpoint)
 
+    def redirect_next(self, count=1, *, status=308, location=None, endpoint="events"):
+        """Answer the next ``count`` requests with an HTTP ``status`` redirect (3xx).
+
+        ``location`` is the ``Location`` header; by default the same path and
+        query (the API key included) on this server, so a client that
+        follows the redirect gets through and its events are recorded.
+        """
+        if not 300 <= status < 400:
+            raise ValueError(f"a redirect status is 300 to 399, not {status}")
+        self._queue(_Fault(redirect=(status, location)), count, endpoint)
+
+    def short_responses_next(self, count=1, *, missing=1):
+        """Take the next ``count`` batches of events as usual, but answer each
+        success with ``missing`` fewer entries (at least none) in ``responses``
+        and ``campaigns`` than events. An error answer is left as it is."""
+        if missing < 1:
+            raise ValueError("missing must be at least 1")
+        self._queue(_Fault(short_by=missing), count, "events")
+
     def _queue(self, fault, count, endpoint):
         _check_endpoint(endpoint)
         _check_count(count)
@@ -390,8 +482,17 @@ class FakeDengageServer:
         with self._lock:
             self._rules.append((predicate, answer))
 
+    def reject_all(self, *, status_code="BAD_INPUT", status=200):
+        """Reject, from now on, every batch that passes Dengage's own checks.
+
+        As :meth:`reject_events` with a predicate true for every event: a
+        proxy that mangles bodies, or an API change. :meth:`clear_rules`
+        ends it.
+        """
+        self.reject_events(lambda event: True, status_code=status_code, status=status)
+
     def clear_rules(self):
-        """Remove every :meth:`reject_events` rule."""
+        """Remove every :meth:`reject_events` and :meth:`reject_all` rule."""
         with self._lock:
             self._rules.clear()
 
@@ -455,9 +556,14 @@ class FakeDengageServer:
         if delay:
             time.sleep(delay)
         answer = fault.answer
+        if fault.redirect is not None:
+            status, location = fault.redirect
+            if location is None:
+                location = f"{self.url}{path}" + (f"?{urlencode(query)}" if query else "")
+            answer = _http_error_answer(status, b"", headers={"Location": location})
         if answer is None:
             if endpoint == "events":
-                answer = self._handle_events(query, headers, body)
+                answer = self._handle_events(query, headers, body, short_by=fault.short_by)
             else:
                 answer = self._handle_keys(query)
         record = RecordedRequest(
@@ -467,8 +573,9 @@ class FakeDengageServer:
             self._requests.append(record)
         return answer
 
-    def _handle_events(self, query, headers, body):
-        """Validate a batch as Dengage does and record it if accepted."""
+    def _handle_events(self, query, headers, body, short_by=0):
+        """Validate a batch as Dengage does and record it if accepted; a
+        success answers ``short_by`` entries fewer than events."""
         with self._lock:
             api_key, origin, rules = self._api_key, self._origin, list(self._rules)
         error = _check_account(query, headers, api_key, origin)
@@ -486,11 +593,12 @@ class FakeDengageServer:
             self._events_arrived.notify_all()
         if self._on_batch is not None:
             self._on_batch(list(batch))
+        entries = max(len(batch) - short_by, 0)
         return _json_answer(
             {
                 "timestamp": int(time.time() * 1000),
-                "responses": [[] for _ in batch],
-                "campaigns": [[] for _ in batch],
+                "responses": [[] for _ in range(entries)],
+                "campaigns": [[] for _ in range(entries)],
             }
         )
 
@@ -522,7 +630,7 @@ def _check_account(query, headers, api_key, origin):
         return "NO_ACCOUNT"
     if origin is not None:
         sent_origin = next((v for k, v in headers.items() if k.lower() == "origin"), "")
-        if sent_origin.rstrip("/") != origin:
+        if _normalised_origin(sent_origin) != _normalised_origin(origin):
             return "NO_DOMAIN_APIKEY_MATCH"
     return None
 
