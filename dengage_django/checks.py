@@ -10,6 +10,7 @@ setting, what it must be and, for a wrong type, the type it has.
 """
 
 import inspect
+import ipaddress
 import math
 from urllib.parse import urlsplit
 
@@ -70,6 +71,9 @@ CHECK_IDS = {
     "dengage_django.W005": "dengage_django has unapplied migrations",
     "dengage_django.W006": "DENGAGE_LEASE_SECONDS is not above CONNECT_TIMEOUT + TIMEOUT",
     "dengage_django.W007": "the site is HTTPS-only but the id cookies would not be Secure",
+    "dengage_django.W008": "DENGAGE_DATA_CENTER_URL is plain http:// (not loopback)",
+    "dengage_django.W009": "DENGAGE_FLOOD_CACHE names no cache of CACHES (the flood guard is off)",
+    "dengage_django.E015": "DENGAGE_ORIGIN cannot be sent as an Origin header",
     "dengage_django.I001": "where each sending setting comes from (check --deploy)",
 }
 
@@ -168,6 +172,15 @@ def check_urls(app_configs=None, **kwargs):
                     id=_check_id("E004"),
                 )
             )
+        elif _plain_http(url):
+            messages.append(
+                Warning(
+                    f"{PREFIX}DATA_CENTER_URL uses http://: the API key would travel "
+                    "unencrypted, and a redirect to https:// is refused.",
+                    hint="Use the https:// URL on Dengage's Integrations page.",
+                    id=_check_id("W008"),
+                )
+            )
     origin = dengage_settings.raw("ORIGIN")
     if isinstance(origin, str) and origin.strip():
         problem = _url_problem(origin, allow_root_path=False)
@@ -182,7 +195,42 @@ def check_urls(app_configs=None, **kwargs):
                     id=_check_id("E005"),
                 )
             )
+        else:
+            messages.extend(_unsendable_origin(origin))
     return messages
+
+
+def _plain_http(url):
+    """An ``http://`` URL to anything but this machine (the fake data
+    center on loopback is fine)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme != "http":
+        return False
+    host = parts.hostname or ""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
+def _unsendable_origin(origin):
+    """E015 when the origin's host cannot be encoded for the Origin header
+    (international hosts go as punycode; the message never quotes it)."""
+    from .delivery.client import ascii_origin
+
+    try:
+        ascii_origin(origin.strip())
+    except ValueError as exc:
+        return [
+            Error(
+                f"{PREFIX}ORIGIN cannot be sent as an Origin header: {exc}.",
+                hint="Give the host as browsers show it, or its xn-- form.",
+                id=_check_id("E015"),
+            )
+        ]
+    return []
 
 
 # -- Middleware --------------------------------------------------------------
@@ -592,3 +640,22 @@ def check_setting_sources(app_configs=None, **kwargs):
     if FROM_ENVIRONMENT in sources.values():
         hint = "Environment values are read with django-environ (DENGAGE_ENV_FILE: a .env file)."
     return [Info(f"dengage-django settings: {text}.", hint=hint, id=_check_id("I001"))]
+
+
+@_check(TAG)
+def check_flood_cache(app_configs=None, **kwargs):
+    """W009: the flood guard's cache exists (it lets everyone in when it fails)."""
+    if _skip(app_configs) or dengage_settings.NEW_VISITORS_PER_MINUTE is None:
+        return []
+    alias = dengage_settings.FLOOD_CACHE
+    if not isinstance(alias, str) or alias in settings.CACHES:
+        return []  # a wrong type is check_setting_values' to report
+    return [
+        Warning(
+            f"{PREFIX}FLOOD_CACHE names no cache of CACHES: the flood guard counts nothing "
+            "and every client may mint new visitors.",
+            hint="Name an alias of CACHES (one shared by every process: Redis, Memcached, "
+            "the database), or set DENGAGE_NEW_VISITORS_PER_MINUTE = None.",
+            id=_check_id("W009"),
+        )
+    ]

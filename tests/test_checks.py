@@ -123,6 +123,9 @@ SCENARIOS = {
     "dengage_django.W005": _unapplied_migration,
     "dengage_django.W006": _set(LEASE_SECONDS=10),
     "dengage_django.W007": _https_only_with_insecure_cookies,
+    "dengage_django.W008": _set(DATA_CENTER_URL="http://dce1.segmentify.com"),
+    "dengage_django.W009": _set(FLOOD_CACHE="nowhere"),
+    "dengage_django.E015": _set(ORIGIN="https://" + "ğ" * 70 + ".example.com"),
     "dengage_django.I001": _api_key_from_the_environment,
 }
 
@@ -570,3 +573,13 @@ def test_w005_reports_unapplied_migrations_but_not_inside_migrate():
     finally:
         call_command("migrate", "dengage_django", verbosity=0)
     assert checks.check_migrations(databases=["default"]) == []
+
+
+def test_an_international_origin_passes_the_checks(settings, db):
+    settings.DENGAGE_ORIGIN = "https://mağaza.example.com.tr"
+    assert dengage_ids(tags=[TAG], databases=["default"]) == set()
+
+
+def test_plain_http_to_this_machine_is_fine(settings, db):
+    settings.DENGAGE_DATA_CENTER_URL = "http://127.0.0.1:8765"
+    assert "dengage_django.W008" not in dengage_ids(tags=[TAG], databases=["default"])

@@ -243,11 +243,6 @@ def test_pages_use_the_pool_again_once_the_back_off_is_over(dengage_ids, setting
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="DengageClient.get_keys still rejects an answer shorter than asked "
-    "(the patch to delivery/client.py makes it accept 1..count ids)",
-)
 def test_a_short_answer_from_the_data_center_is_used(dengage_ids, settings):
     settings.DENGAGE_ID_POOL_SIZE = 10
     short = ["-101", "-102", "-103"]
