@@ -5,7 +5,7 @@ here: every field is read-only, there is no add page and the change page has
 no Save button (and refuses a POST). Users with the change permission can
 run the state-changing actions (send now, requeue dead, mark dead); users
 with the delete permission can delete. Text that came from the outside
-(payload, last error) is shown through :func:`.client.redact`, so the API key
+(payload, last error) is shown through :func:`.delivery.redaction.redact`, so the API key
 never appears in the admin even if it was stored by mistake.
 
 The list is built for tables of millions of rows: no full count on each

@@ -74,15 +74,23 @@ def test_delivery_never_imports_the_request_side():
     assert offending("delivery", ("dengage_django.tracking", "dengage_django.recording")) == {}
 
 
+WRITES = ("update", "bulk_update", "create", "bulk_create", "update_or_create", "get_or_create")
+
+
 def _status_writes(path):
-    """Lines where ``path`` writes an outbox status (an ``update(status=...)``
-    call, or ``x.status = Status...``)."""
+    """Lines where ``path`` may write an outbox status: a write call given
+    ``status=``, ``**fields`` or a ``"status"`` field list, raw SQL naming the
+    outbox table, or ``x.status = Status...``."""
     lines = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if node.func.attr in ("update", "bulk_update") and any(
-                keyword.arg == "status" for keyword in node.keywords
+            if node.func.attr in WRITES and (
+                any(keyword.arg in ("status", None) for keyword in node.keywords)
+                or "'status'" in ast.unparse(node)
             ):
+                lines.append(node.lineno)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if "dengage_django_outboxevent" in node.value.lower():
                 lines.append(node.lineno)
         if isinstance(node, ast.Assign) and "Status." in ast.unparse(node.value):
             for target in node.targets:
@@ -99,6 +107,15 @@ def test_only_the_outbox_changes_an_events_status():
     }
     assert writers == {}
     assert _status_writes(PACKAGE / "outbox.py")  # the rule's subject exists
+
+
+def test_only_the_outbox_picks_the_outbox_database():
+    users = [
+        str(path.relative_to(PACKAGE))
+        for path in modules()
+        if ".objects.using(" in path.read_text() and path.name != "outbox.py"
+    ]
+    assert users == []
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@
   user was loaded (so ``last_login`` and password-only saves send nothing);
 * models registered with :func:`dengage_django.register_model`.
 
-Every USER_OPERATIONS step carries the same fields (:func:`.users.user_fields`).
+Every USER_OPERATIONS step carries the same fields (:func:`..events.users.user_fields`).
 Whose ids they carry is :mod:`.subject`'s business; linking a device to an
 account happens here:
 

@@ -392,7 +392,7 @@ class Tracker:
 
     @_not_on_the_event_loop
     def checkout_basket(self, step: str, basket: Any, **fields: Any) -> OutboxEvent | None:
-        """CHECKOUT ``step`` of a whole basket (see :mod:`.adapters`)."""
+        """CHECKOUT ``step`` of a whole basket (see :mod:`..events.adapters`)."""
         if not self.active:
             return None
         data, rejected = self._adapted("CHECKOUT", basket, lambda: adapters.basket_fields(basket))
