@@ -73,6 +73,7 @@ CHECK_IDS = {
     "dengage_django.W007": "the site is HTTPS-only but the id cookies would not be Secure",
     "dengage_django.W008": "DENGAGE_DATA_CENTER_URL is plain http:// (not loopback)",
     "dengage_django.W009": "DENGAGE_FLOOD_CACHE names no cache of CACHES (the flood guard is off)",
+    "dengage_django.W010": "the outbox's database lacks SKIP LOCKED (MariaDB <10.6, MySQL <8.0.1)",
     "dengage_django.E015": "DENGAGE_ORIGIN cannot be sent as an Origin header",
     "dengage_django.I001": "where each sending setting comes from (check --deploy)",
 }
@@ -657,5 +658,44 @@ def check_flood_cache(app_configs=None, **kwargs):
             hint="Name an alias of CACHES (one shared by every process: Redis, Memcached, "
             "the database), or set DENGAGE_NEW_VISITORS_PER_MINUTE = None.",
             id=_check_id("W009"),
+        )
+    ]
+
+
+# -- Claiming on the outbox's database ---------------------------------------
+
+
+@_check(Tags.database, TAG)
+def check_claim_locking(app_configs=None, databases=None, **kwargs):
+    """W010: the outbox's database locks rows but cannot skip locked ones
+    (``SELECT ... FOR UPDATE SKIP LOCKED``: MariaDB before 10.6, MySQL before
+    8.0.1). Claims still never take a row twice (the claim re-checks each
+    row as it updates it), but workers claiming at once wait for each other
+    and come back with less. Runs only when databases are checked; an
+    unreachable database is skipped quietly.
+    """
+    if not databases or _skip(app_configs):
+        return []
+    alias = router.db_for_write(apps.get_model(APP_LABEL, "OutboxEvent"))
+    if alias not in databases:
+        return []
+    connection = connections[alias]
+    try:
+        features = connection.features
+        if not features.has_select_for_update or features.has_select_for_update_skip_locked:
+            return []
+        version = ".".join(str(part) for part in connection.get_database_version())
+    except (DatabaseError, ImproperlyConfigured):
+        return []
+    return [
+        Warning(
+            f"Database {alias!r} ({connection.display_name} {version}) has no SELECT ... FOR "
+            "UPDATE SKIP LOCKED: several send_dengage_outbox workers claiming at once wait for "
+            "each other and claim less (no event is sent twice).",
+            hint=(
+                "Run one sending worker, or upgrade: MariaDB 10.6+, MySQL 8.0.1+ (PostgreSQL: "
+                "every version Django supports). SQLite has one writer: run one worker."
+            ),
+            id=_check_id("W010"),
         )
     ]

@@ -200,6 +200,13 @@ SETTINGS = (
     Setting("FLOOD_CACHE", "default", "str", "str", "Tracking",
             "the cache (an alias of ``CACHES``) counting new visitors; share it between "
             "processes"),
+    # -- Operations: retention of dead and invalid events
+    Setting("DEAD_RETENTION_DAYS", 90, "int/None", "int?", "Operations",
+            "the sender deletes dead events recorded more than this many days ago "
+            "(``--requeue-dead`` and the admin can revive them until then); ``None`` keeps them"),
+    Setting("INVALID_RETENTION_DAYS", 30, "int/None", "int?", "Operations",
+            "the sender deletes invalid events (never sent; kept to show what was refused) "
+            "recorded more than this many days ago; ``None`` keeps them"),
 )
 # fmt: on
 

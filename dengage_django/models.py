@@ -1,15 +1,64 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Min
+from django.db import connections, models, router
+from django.db.models import ExpressionWrapper, Min, Value
+from django.db.models.functions import Now
 from django.utils import timezone
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from datetime import datetime
+
+
+class DatabaseNow(Now):
+    """The database server's clock, in UTC: what lease and retry times are
+    computed from and compared with, so that workers on machines whose
+    clocks disagree still agree on when a lease runs out.
+
+    Django's :class:`~django.db.models.functions.Now` gives MySQL's and
+    MariaDB's ``CURRENT_TIMESTAMP(6)``, which is in the session's time zone
+    (the server's, unless set): with ``USE_TZ`` Django stores UTC there, so
+    this asks for ``UTC_TIMESTAMP(6)``. PostgreSQL's is
+    ``STATEMENT_TIMESTAMP()`` (a ``timestamptz``).
+    """
+
+    def as_mysql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="UTC_TIMESTAMP(6)", **extra_context)
+
+
+def clock(
+    now: datetime | None = None, *, plus: float = 0.0, using: str | None = None
+) -> DatabaseNow | ExpressionWrapper | Value:
+    """The time ``plus`` seconds from now, for a query on database ``using``
+    (default: the outbox's): the database server's clock
+    (:class:`DatabaseNow`), or ``now`` if given.
+
+    SQLite's clock is the clock of the machine its file is on, which every
+    worker shares: it is read here, as the operating system's UTC time
+    (never ``timezone.now()``, which tests and tools may shift), and goes
+    in the query as a value, sparing Django's SQLite date arithmetic (a
+    Python function called for every row). Without ``USE_TZ`` stored times
+    are local wall-clock times no database clock gives: this process's
+    clock is used.
+    """
+    if now is None and settings.USE_TZ:
+        vendor = connections[using or router.db_for_write(OutboxEvent)].vendor
+        if vendor == "sqlite":
+            now = datetime.now(dt_timezone.utc)
+        elif not plus:
+            return DatabaseNow()
+        else:
+            return ExpressionWrapper(
+                DatabaseNow() + Value(timedelta(seconds=plus)),
+                output_field=models.DateTimeField(),
+            )
+    return Value(
+        (now or timezone.now()) + timedelta(seconds=plus), output_field=models.DateTimeField()
+    )
 
 
 class OutboxEventQuerySet(models.QuerySet):
@@ -19,9 +68,10 @@ class OutboxEventQuerySet(models.QuerySet):
     def due(self, now: datetime | None = None) -> OutboxEventQuerySet:
         """Rows a worker may claim now: ``pending`` ones whose retry time
         has come and ``in_flight`` ones whose lease ran out (for both,
-        ``next_attempt_at`` says when)."""
+        ``next_attempt_at`` says when). "Now" is the database's clock
+        unless ``now`` is given (:func:`clock`)."""
         return self.filter(
-            status__in=OutboxEvent.CLAIMABLE, next_attempt_at__lte=now or timezone.now()
+            status__in=OutboxEvent.CLAIMABLE, next_attempt_at__lte=clock(now, using=self.db)
         )
 
     def held_by(self, token: str, ids: Iterable[int] | None = None) -> OutboxEventQuerySet:
@@ -90,6 +140,13 @@ class OutboxEvent(models.Model):
             models.Index(fields=["status", "created_at"], name="dengage_outbox_age_idx"),
             # dengage_status's "last success" without reading every sent row.
             models.Index(fields=["status", "sent_at"], name="dengage_outbox_sent_idx"),
+            # One visitor's rows in recorded order: the claim's check that no
+            # earlier event of the same userId is still waiting (and the
+            # admin's search by userId). Its columns never change once a row
+            # is written: claiming, retrying and sending leave it alone.
+            models.Index(fields=["user_id", "id"], name="dengage_outbox_user_idx"),
+            # The oldest open row, where the claim's check starts reading.
+            models.Index(fields=["status", "id"], name="dengage_outbox_open_idx"),
         ]
 
     def __str__(self):

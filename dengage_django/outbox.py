@@ -18,15 +18,28 @@ event's status, and the one that sends the signals about it.
   and :func:`renew` act only on rows the caller still holds (same lease
   token), so a worker whose lease ran out cannot overwrite another's work.
 * :func:`requeue`, :func:`kill` and :func:`make_due` are the operator's
-  (the admin's actions, ``--requeue-dead``); :func:`purge_sent` ends a row.
+  (the admin's actions, ``--requeue-dead``); :func:`purge` ends a row.
 
 Questions about rows (due, held, oldest) are the model's QuerySet's
 (:class:`~dengage_django.models.OutboxEventQuerySet`); :func:`events` is
 that QuerySet on the outbox's database.
 
+Order. Dengage's API carries no event time: the order on the wire is the
+only order. A claim never takes an event while an earlier event of the same
+``userId`` is open (pending, backing off or in flight) and not taken by the
+same claim, and a claim's events are sent in id order: one visitor's events
+reach Dengage in the order they were recorded, across retries and workers.
+
+Clocks. Lease expiry and retry times are computed, and compared, on the
+database's clock (:func:`~dengage_django.models.clock`), so workers whose
+clocks disagree still agree on whose lease is live.
+
 Databases with ``SELECT ... FOR UPDATE SKIP LOCKED`` (PostgreSQL, MariaDB
-10.6+, MySQL 8) claim with it; SQLite, which has one writer at a time, claims
-with a single ``UPDATE ... WHERE id IN (SELECT ... LIMIT n)`` statement.
+10.6+, MySQL 8.0.1+) claim with it. Others (SQLite; MariaDB 10.5 and MySQL
+5.7, which also refuse ``LIMIT`` in an ``IN`` subquery) read the ids, then
+update those rows re-checking that each is still due, in one transaction:
+no row is ever taken twice (SQLite's write lock is taken first, so its
+workers take turns).
 """
 
 from __future__ import annotations
@@ -40,11 +53,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import OperationalError, connections, router, transaction
-from django.db.models import Count, F
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from . import signals
-from .models import OutboxEvent
+from .models import OutboxEvent, clock
 
 if TYPE_CHECKING:
     from .models import OutboxEventQuerySet
@@ -171,6 +184,7 @@ class Claimed:
     name: str
     payload: dict
     attempts: int
+    user_id: str = ""
 
 
 def claim(
@@ -184,78 +198,188 @@ def claim(
 
     Expired leases are taken first (their events are the oldest), then
     pending events whose retry time has come, each in ``next_attempt_at``
-    then ``id`` order. The result is sorted by id so one visitor's events
-    go out in the order they were recorded.
+    then ``id`` order, leaving out any event whose userId has an earlier
+    open event the claim does not take (see the module's "Order"). The
+    result is sorted by id. The lease runs ``lease_seconds`` on the
+    database's clock; ``now`` replaces that clock (tests).
     """
     token = token or new_lease_token()
     alias = db_alias()
-    now = now or timezone.now()
-    lease_until = now + timedelta(seconds=lease_seconds)
     for attempt in range(CLAIM_RETRIES):
         try:
-            ids = _claim_ids(alias, limit, token, lease_until, now)
-            break
+            return token, _claim_ids(alias, limit, token, lease_seconds, now)
         except OperationalError:
             # A deadlock or lock timeout between workers: nothing was
             # claimed (the transaction rolled back); try again.
             if attempt == CLAIM_RETRIES - 1:
                 raise
-    if not ids:
-        return token, []
-    # Every row just claimed has next_attempt_at == lease_until: with the
-    # status, that is an equality on the claim index's first two columns, so
-    # the read-back is an index range already in id order. Without it
-    # SQLite's planner may scan the whole table (bench/scale.py shows it).
-    rows = (
-        events()
-        .held_by(token)
-        .filter(next_attempt_at=lease_until)
-        .order_by("id")
-        .values_list("id", "name", "payload", "attempts")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _due(alias: str, status: Any, now: Any, oldest: int) -> OutboxEventQuerySet:
+    """Due rows of ``status`` that no earlier open row of their userId holds
+    back, in claim order, as :data:`Candidate` tuples: ``previous`` is the
+    nearest earlier open row of the same userId (``None``: none); the rest
+    is what a worker sends (read here, not again once claimed).
+
+    An earlier open row holds a row back when it is due later than the row
+    (backing off, or under a live lease: then it is not due at all), or,
+    for an expired lease, when it is pending (pending rows are claimed after
+    expired leases). Every other earlier open row comes first in claim
+    order, so it is claimed first or with the row; :func:`_in_order` checks,
+    with ``previous``, what this cannot see (rows a claim leaves out, rows
+    another worker has locked).
+
+    Both probes read the user index, ``(user_id, id)``, from ``oldest`` (the
+    oldest open row's id) on: they skip the visitor's sent history, and the
+    index never changes once a row is written (claiming, retrying and
+    sending leave it alone).
+    """
+    rows = OutboxEvent.objects.using(alias)
+    earlier = rows.filter(
+        user_id=OuterRef("user_id"),
+        id__gte=oldest,
+        id__lt=OuterRef("id"),
+        status__in=CLAIMABLE,
     )
-    return token, [Claimed(*row) for row in rows]
-
-
-def _due(alias: str, status: str, now: datetime) -> OutboxEventQuerySet:
+    holding = Q(next_attempt_at__gt=OuterRef("next_attempt_at"))
+    if status == Status.IN_FLIGHT:
+        holding |= Q(status=Status.PENDING)
+    # MAX rather than ORDER BY id DESC LIMIT 1: MariaDB walks the visitor's
+    # later rows backwards first, reading each one.
+    previous = earlier.order_by().values("user_id").annotate(last=Max("id")).values("last")
     return (
-        OutboxEvent.objects.using(alias)
-        .due(now)
-        .filter(status=status)
+        rows.filter(status=status, next_attempt_at__lte=now)
+        .filter(Q(user_id="") | ~Exists(earlier.filter(holding)))
         .order_by("next_attempt_at", "id")
+        .annotate(previous=Subquery(previous))
+        .values_list("id", "user_id", "previous", "name", "payload", "attempts")
     )
 
 
-def _claim_ids(alias, limit, token, lease_until, now):
-    claim_fields = dict(status=Status.IN_FLIGHT, lease_owner=token, next_attempt_at=lease_until)
-    claimed = 0
-    if connections[alias].features.has_select_for_update_skip_locked:
-        with transaction.atomic(using=alias):
-            ids = []
-            for status in CLAIMABLE:
-                wanted = limit - len(ids)
-                if wanted <= 0:
-                    break
-                ids += (
-                    _due(alias, status, now)
-                    .select_for_update(skip_locked=True)
-                    .values_list("id", flat=True)[:wanted]
-                )
-            if ids:
-                claimed = OutboxEvent.objects.using(alias).filter(id__in=ids).update(**claim_fields)
-        return claimed
-    # One writer at a time (SQLite): each UPDATE is atomic on its own, and
-    # re-checks status and due time, so two workers never take one row.
-    for status in CLAIMABLE:
-        wanted = limit - claimed
-        if wanted <= 0:
-            break
-        subquery = _due(alias, status, now).values("id")[:wanted]
-        claimed += (
+def _oldest_open(alias: str) -> int | None:
+    """The id of the oldest open row (pending or in flight), or ``None``:
+    two lookups at the start of the ``(status, id)`` index.
+
+    MySQL and MariaDB answer ``MIN(id)`` from that index directly. Others
+    are asked for the first row in ``(status, id)`` order with the status as
+    a range of one value: told ``status = x``, PostgreSQL drops ``status``
+    from the order and, expecting open rows everywhere, walks the primary
+    key from the oldest sent row instead.
+    """
+    rows = OutboxEvent.objects.using(alias)
+    if connections[alias].vendor == "mysql":
+        firsts = [rows.filter(status=status).aggregate(id=Min("id"))["id"] for status in CLAIMABLE]
+    else:
+        firsts = [
+            rows.filter(status__range=(status, status))
+            .order_by("status", "id")
+            .values_list("id", flat=True)
+            .first()
+            for status in CLAIMABLE
+        ]
+    return min((pk for pk in firsts if pk is not None), default=None)
+
+
+#: A due row: ``(id, user_id, previous, name, payload, attempts)``, where
+#: ``previous`` is the id of the nearest earlier open row of that userId.
+Candidate = tuple[int, str, "int | None", str, Any, int]
+
+
+def _in_order(candidates: list[Candidate]) -> list[Candidate]:
+    """The ``candidates`` whose earlier open rows of the same userId are all
+    candidates too, in id order: a row is claimed with its nearest earlier
+    open row, which is claimed with its own, and so on."""
+    kept: list[Candidate] = []
+    ids: set[int] = set()
+    for row in sorted(candidates, key=lambda row: row[0]):
+        pk, user, previous = row[:3]
+        if not user or previous is None or previous in ids:
+            kept.append(row)
+            ids.add(pk)
+    return kept
+
+
+def _claimed(rows: list[Candidate], held: set[int] | None = None) -> list[Claimed]:
+    return [
+        Claimed(pk, name, payload, attempts, user)
+        for pk, user, _previous, name, payload, attempts in rows
+        if held is None or pk in held
+    ]
+
+
+def _claim_ids(
+    alias: str, limit: int, token: str, lease_seconds: float, now: datetime | None
+) -> list[Claimed]:
+    """Claim rows for ``token`` in one transaction; returns them, by id."""
+    connection = connections[alias]
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    current = clock(now, using=alias)
+    claim_fields = dict(
+        status=Status.IN_FLIGHT,
+        lease_owner=token,
+        next_attempt_at=clock(now, plus=lease_seconds, using=alias),
+    )
+    rows = OutboxEvent.objects.using(alias)
+    with transaction.atomic(using=alias):
+        if connection.vendor == "sqlite":
+            # Take SQLite's one write lock before reading (waiting for it
+            # as long as any write would), so no other worker writes between
+            # the read and the update: a deferred transaction would instead
+            # fail with "database is locked" when it came to write.
+            with connection.cursor() as cursor:
+                table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+                cursor.execute(f"UPDATE {table} SET id = id WHERE 1 = 0")
+        oldest = _oldest_open(alias)
+        if oldest is None:
+            return []
+        candidates: list[Candidate] = []
+        for status in CLAIMABLE:
+            wanted = limit - len(candidates)
+            if wanted <= 0:
+                break
+            due = _due(alias, status, current, oldest)
+            if skip_locked:
+                due = due.select_for_update(skip_locked=True)
+            candidates += due[:wanted]
+        kept = _in_order(candidates)
+        if not kept:
+            return []
+        ids = [row[0] for row in kept]
+        if skip_locked:
+            # Locked by this transaction since the read: all still due.
+            rows.filter(id__in=ids).update(**claim_fields)
+            return _claimed(kept)
+        # Without row locks another worker may have taken some since the
+        # read: the update re-checks each row (an UPDATE is atomic).
+        claimed = rows.filter(
+            id__in=ids, status__in=CLAIMABLE, next_attempt_at__lte=current
+        ).update(**claim_fields)
+        if claimed == len(ids):
+            return _claimed(kept)
+        held = set(rows.held_by(token, ids).values_list("id", flat=True))
+        return _claimed(kept, _without_overtaking(alias, candidates, held, token, current))
+
+
+def _without_overtaking(
+    alias: str, candidates: list[Candidate], held: set[int], token: str, now: Any
+) -> set[int]:
+    """Give back the held rows recorded after a candidate of the same userId
+    that another worker took first; returns the ids still held."""
+    lost: dict[str, int] = {}
+    for pk, user, *_rest in candidates:
+        if user and pk not in held:
+            lost[user] = min(pk, lost.get(user, pk))
+    behind = [
+        pk for pk, user, *_rest in candidates if pk in held and user in lost and pk > lost[user]
+    ]
+    if behind:
+        (
             OutboxEvent.objects.using(alias)
-            .filter(id__in=subquery, status=status, next_attempt_at__lte=now)
-            .update(**claim_fields)
+            .held_by(token, behind)
+            .update(status=Status.PENDING, lease_owner="", next_attempt_at=now)
         )
-    return claimed
+    return held - set(behind)
 
 
 def _held(ids: Iterable[int], token: str) -> OutboxEventQuerySet:
@@ -263,35 +387,41 @@ def _held(ids: Iterable[int], token: str) -> OutboxEventQuerySet:
 
 
 def renew(ids: Iterable[int], token: str, *, lease_seconds: float) -> set[int]:
-    """Extend the lease on ``ids``; returns the ids still held."""
-    held = _held(ids, token)
-    held.update(next_attempt_at=timezone.now() + timedelta(seconds=lease_seconds))
+    """Extend the lease on ``ids`` whose lease has not run out; returns
+    them. A lease that ran out is not taken back, even on rows nobody else
+    took (yet): another worker may have taken a visitor's first events and
+    be about to take the rest, so keeping the rest would let them overtake."""
+    held = _held(ids, token).filter(next_attempt_at__gt=clock())
+    held.update(next_attempt_at=clock(plus=lease_seconds))
     return set(held.values_list("id", flat=True))
 
 
-def mark_sent(ids: Iterable[int], token: str, *, sender: type = OutboxEvent) -> int:
-    """Dengage accepted these events (signal ``batch_sent``)."""
+def mark_sent(ids: Iterable[int], token: str, *, note: str = "", sender: type = OutboxEvent) -> int:
+    """Dengage accepted these events (signal ``batch_sent``). ``note`` stays
+    in ``last_error`` of the sent rows: what was odd about the answer (its
+    ``responses`` not matching the events, counted by ``dengage_status``)."""
+    ids = list(ids)
     count = _held(ids, token).update(
         status=Status.SENT,
         sent_at=timezone.now(),
         attempts=F("attempts") + 1,
         lease_owner="",
-        last_error="",
+        last_error=note,
     )
-    signals.send(signals.batch_sent, sender, event_ids=list(ids), count=count)
+    signals.send(signals.batch_sent, sender, event_ids=ids, count=count)
     return count
 
 
 def mark_dead(ids: Iterable[int], token: str, error: str, *, sender: type = OutboxEvent) -> int:
     """A request for these events failed for good: Dengage rejected them or
     their attempts ran out (signals ``event_failed``, then ``event_dead``)."""
+    ids = list(ids)
     count = _held(ids, token).update(
         status=Status.DEAD,
         attempts=F("attempts") + 1,
         lease_owner="",
         last_error=error,
     )
-    ids = list(ids)
     signals.send(signals.event_failed, sender, event_ids=ids, error=error, retrying=False)
     signals.send(signals.event_dead, sender, event_ids=ids, reason=error)
     return count
@@ -307,14 +437,15 @@ def mark_retry(
 ) -> int:
     """A failed try: back to pending, due again after ``delay_seconds``
     (signal ``event_failed`` with ``retrying=True``)."""
+    ids = list(ids)
     count = _held(ids, token).update(
         status=Status.PENDING,
         attempts=F("attempts") + 1,
-        next_attempt_at=timezone.now() + timedelta(seconds=delay_seconds),
+        next_attempt_at=clock(plus=delay_seconds),
         lease_owner="",
         last_error=error,
     )
-    signals.send(signals.event_failed, sender, event_ids=list(ids), error=error, retrying=True)
+    signals.send(signals.event_failed, sender, event_ids=ids, error=error, retrying=True)
     return count
 
 
@@ -322,7 +453,7 @@ def release(ids: Iterable[int], token: str, *, error: str = "", delay_seconds: f
     """Give events back untried: pending again, no attempt counted."""
     fields = dict(
         status=Status.PENDING,
-        next_attempt_at=timezone.now() + timedelta(seconds=delay_seconds),
+        next_attempt_at=clock(plus=delay_seconds),
         lease_owner="",
     )
     if error:
@@ -335,7 +466,7 @@ def requeue(rows: OutboxEventQuerySet | None = None) -> int:
     attempts, due now; returns how many."""
     rows = events() if rows is None else rows
     return rows.filter(status=Status.DEAD).update(
-        status=Status.PENDING, attempts=0, next_attempt_at=timezone.now(), lease_owner=""
+        status=Status.PENDING, attempts=0, next_attempt_at=clock(), lease_owner="", sent_at=None
     )
 
 
@@ -362,24 +493,35 @@ def make_due(rows: OutboxEventQuerySet) -> int:
     """Clear the retry back-off of pending events among ``rows``; returns
     how many of ``rows`` are due now (live leases and finished rows are left
     alone)."""
-    now = timezone.now()
-    rows.filter(status=Status.PENDING, next_attempt_at__gt=now).update(next_attempt_at=now)
-    return rows.due(now).count()
+    rows.filter(status=Status.PENDING, next_attempt_at__gt=clock()).update(next_attempt_at=clock())
+    return rows.due().count()
 
 
-def purge_sent(older_than_days: float) -> int:
-    """Delete sent events older than the given days, in small batches."""
+#: The statuses a row ends in: :func:`purge` deletes them once old.
+FINISHED = ("sent", "dead", "invalid")
+
+
+def purge(status: str, older_than_days: float) -> int:
+    """Delete events of ``status`` (sent, dead or invalid) recorded more
+    than ``older_than_days`` days ago, in small batches; returns how many."""
+    if status not in FINISHED:
+        raise ValueError(f"only {', '.join(FINISHED)} events are purged, not {status!r}")
     cutoff = timezone.now() - timedelta(days=older_than_days)
     deleted = 0
     while True:
         ids = list(
             events()
-            .filter(status=Status.SENT, created_at__lt=cutoff)
+            .filter(status=status, created_at__lt=cutoff)
             .values_list("id", flat=True)[:DELETE_CHUNK]
         )
         if not ids:
             return deleted
-        deleted += events().filter(id__in=ids).delete()[0]
+        deleted += events().filter(id__in=ids, status=status).delete()[0]
+
+
+def purge_sent(older_than_days: float) -> int:
+    """Delete sent events older than the given days (:func:`purge`)."""
+    return purge("sent", older_than_days)
 
 
 def counts():

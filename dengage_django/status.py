@@ -1,6 +1,6 @@
 """The outbox's health at a glance, for ``manage.py dengage_status``.
 
-:func:`collect` reads everything in five small queries on the database the
+:func:`collect` reads everything in six small queries on the database the
 outbox is written to (never a lagging replica), each one served by the
 table's indexes where it can be:
 
@@ -10,13 +10,16 @@ table's indexes where it can be:
   whose lease expired), from the claim index ``(status, next_attempt_at, id)``;
 * the oldest ``pending`` event overall, due or not, from ``(status, created_at)``;
 * the last success (the latest ``sent_at``);
-* the newest event that carries a delivery error, its text redacted.
+* the newest event that carries a delivery error, its text redacted;
+* the events sent in the last :data:`MISMATCH_WINDOW` whose answer did not
+  have one ``responses``/``campaigns`` entry per event (the sent rows keep
+  the note), from ``(status, sent_at)``.
 
 :func:`problems` turns a snapshot into the reasons the command exits 1.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Count, Max, Min
 from django.utils import timezone
@@ -32,6 +35,8 @@ Status = OutboxEvent.Status
 ERROR_STATUSES = (Status.PENDING, Status.IN_FLIGHT, Status.DEAD)
 #: The longest error text shown, after redaction.
 MAX_ERROR_LENGTH = 500
+#: How far back sent events with a mismatched answer are counted.
+MISMATCH_WINDOW = timedelta(hours=24)
 
 
 @dataclass
@@ -55,6 +60,9 @@ class OutboxStatus:
     oldest_pending_at: datetime | None
     last_sent_at: datetime | None
     last_error: LastError | None
+    #: Events sent in the last :data:`MISMATCH_WINDOW` in a request whose
+    #: answer had not one ``responses``/``campaigns`` entry per event.
+    mismatched: int = 0
 
     def age(self, moment):
         """Seconds from ``moment`` to this snapshot, ``None`` for ``None``."""
@@ -103,6 +111,7 @@ class OutboxStatus:
             "oldest_pending_age": seconds(self.oldest_pending_age),
             "last_sent_at": iso(self.last_sent_at),
             "last_sent_age": seconds(self.last_sent_age),
+            "mismatched_24h": self.mismatched,
             "last_error": (
                 {
                     "event_id": self.last_error.event_id,
@@ -117,11 +126,17 @@ class OutboxStatus:
 
 def collect(now=None):
     """Read an :class:`OutboxStatus` snapshot."""
-    now = now or timezone.now()
     events = outbox.events()
+    # What is due is decided on the database's clock, as workers see it.
     due = events.due(now).aggregate(count=Count("id"), since=Min("next_attempt_at"))
     oldest_pending = events.oldest_pending()
     last_sent = events.filter(status=Status.SENT).aggregate(at=Max("sent_at"))["at"]
+    now = now or timezone.now()
+    mismatched = (
+        events.filter(status=Status.SENT, sent_at__gte=now - MISMATCH_WINDOW)
+        .exclude(last_error="")
+        .count()
+    )
     return OutboxStatus(
         now=now,
         counts=outbox.counts(),
@@ -130,6 +145,7 @@ def collect(now=None):
         oldest_pending_at=oldest_pending,
         last_sent_at=last_sent,
         last_error=last_error(events),
+        mismatched=mismatched,
     )
 
 
@@ -198,6 +214,7 @@ def lines(snapshot):
     out.append(f"oldest pending event: {ago(snapshot.oldest_pending_at, 'recorded ')}")
     last_sent = snapshot.last_sent_at
     out.append(f"last success: {'never' if last_sent is None else ago(last_sent)}")
+    out.append(f"sent with an answer not matching the events (24 h): {snapshot.mismatched}")
     error = snapshot.last_error
     out.append(
         "last error: none"

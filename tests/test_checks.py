@@ -100,6 +100,20 @@ def _unapplied_migration(settings=None):
             recorder.record_unapplied(app_label, name)
 
 
+def _rows_locked_but_not_skipped(settings=None):
+    """The outbox's database locks rows but cannot skip locked ones, as
+    MariaDB 10.5 (undone by ``_stop_patches``)."""
+    mock.patch.object(connection.features, "has_select_for_update", True).start()
+    mock.patch.object(connection.features, "has_select_for_update_skip_locked", False).start()
+
+
+@pytest.fixture(autouse=True)
+def _stop_patches():
+    """Undo what a scenario patched with ``mock.patch(...).start()``."""
+    yield
+    mock.patch.stopall()
+
+
 #: check id -> how to make it fire from the (correct) test settings.
 SCENARIOS = {
     "dengage_django.E001": _set(debug=False, API_KEY=""),
@@ -125,6 +139,7 @@ SCENARIOS = {
     "dengage_django.W007": _https_only_with_insecure_cookies,
     "dengage_django.W008": _set(DATA_CENTER_URL="http://dce1.segmentify.com"),
     "dengage_django.W009": _set(FLOOD_CACHE="nowhere"),
+    "dengage_django.W010": _rows_locked_but_not_skipped,
     "dengage_django.E015": _set(ORIGIN="https://" + "ğ" * 70 + ".example.com"),
     "dengage_django.I001": _api_key_from_the_environment,
 }

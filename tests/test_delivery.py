@@ -2,6 +2,7 @@
 
 import logging
 import random
+import re
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -222,8 +223,8 @@ def test_stop_event_ends_the_drain_between_batches(fake_server):
     sender = Sender(batch_size=10, stop_event=stop)
     send = sender.client.send
 
-    def send_then_stop(body):  # a SIGTERM arriving during the first request
-        answer = send(body)
+    def send_then_stop(body, count=None):  # a SIGTERM arriving during the first request
+        answer = send(body, count)
         stop.set()
         return answer
 
@@ -242,9 +243,9 @@ def test_one_claim_serves_several_requests(fake_server):
         report = Sender(batch_size=10).drain()
     assert (report.sent, report.requests) == (50, 5)
     assert [len(batch) for batch in fake_server.batches] == [10] * 5
-    # Five requests, one claim: one read-back of claimed rows.
-    read_backs = [q for q in queries if q["sql"].startswith("SELECT") and "lease_owner" in q["sql"]]
-    assert len(read_backs) == 1
+    # Five requests, one claim: one UPDATE putting rows in flight.
+    claims = [q for q in queries if re.search(r"SET [`\"]status[`\"] = 'in_flight'", q["sql"])]
+    assert len(claims) == 1
 
 
 def test_loop_sends_events_recorded_while_running(fake_server):
@@ -298,8 +299,10 @@ def test_looping_sender_purges_at_most_every_ten_minutes(fake_server, settings, 
     from dengage_django.delivery import sender as delivery
 
     settings.DENGAGE_RETENTION_DAYS = 1
+    settings.DENGAGE_DEAD_RETENTION_DAYS = None  # tests/test_retention.py has all three
+    settings.DENGAGE_INVALID_RETENTION_DAYS = None
     calls = []
-    monkeypatch.setattr(delivery.outbox, "purge_sent", lambda days: calls.append(days) or 0)
+    monkeypatch.setattr(delivery.outbox, "purge", lambda status, days: calls.append(days) or 0)
     sender = Sender()
     sender.purge()
     sender.purge()

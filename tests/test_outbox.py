@@ -196,3 +196,31 @@ def test_claim_reads_back_through_the_claim_index_not_a_table_scan():
             cursor.execute("EXPLAIN QUERY PLAN " + sql)
             plan = [row[-1] for row in cursor.fetchall()]
         assert f"SCAN {table}" not in plan, (sql, plan)
+
+
+@pytest.mark.parametrize("mark", ["sent", "dead", "retry"])
+def test_marking_with_a_generator_of_ids_signals_those_ids(mark):
+    from dengage_django import signals
+
+    make(3)
+    token, claimed = outbox.claim(3, lease_seconds=30)
+    seen = []
+
+    def receiver(sender, event_ids, **kwargs):
+        seen.append(list(event_ids))
+
+    wanted = [c.id for c in claimed]
+    ids = (c.id for c in claimed)  # a generator: read once
+    name = {"sent": "batch_sent", "dead": "event_dead", "retry": "event_failed"}[mark]
+    getattr(signals, name).connect(receiver)
+    try:
+        if mark == "sent":
+            count = outbox.mark_sent(ids, token)
+        elif mark == "dead":
+            count = outbox.mark_dead(ids, token, "bad")
+        else:
+            count = outbox.mark_retry(ids, token, "HTTP 503", delay_seconds=5)
+    finally:
+        getattr(signals, name).disconnect(receiver)
+    assert count == 3
+    assert seen == [wanted]

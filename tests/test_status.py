@@ -213,7 +213,7 @@ def test_long_errors_are_cut_after_redaction(settings):
 def test_collect_takes_a_fixed_number_of_queries(django_assert_num_queries):
     for i in range(20):
         event(["pending", "sent", "dead", "in_flight"][i % 4], age=i, last_error=f"e{i}")
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         snapshot = status.collect()
     assert sum(snapshot.counts.values()) == 20
 

@@ -150,6 +150,43 @@ def test_short_responses_are_logged_with_the_counts(client, fake_server, caplog)
     assert len(fake_server.events) == 3
 
 
+@pytest.mark.django_db
+def test_short_responses_are_counted_by_the_sender_and_dengage_status(fake_server):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    record(5)
+    fake_server.short_responses_next(missing=1)  # the first of two requests
+    report = Sender(batch_size=3).drain()
+    assert (report.sent, report.mismatched) == (5, 3)
+    noted = OutboxEvent.objects.filter(status=Status.SENT).exclude(last_error="")
+    assert noted.count() == 3
+    assert set(noted.values_list("last_error", flat=True)) == {
+        "answer mismatch: 3 events sent, but 2 responses and 2 campaigns answered"
+    }
+    out = StringIO()
+    call_command("dengage_status", stdout=out)
+    assert "sent with an answer not matching the events (24 h): 3" in out.getvalue()
+    out = StringIO()
+    call_command("dengage_status", "--json", stdout=out)
+    assert json.loads(out.getvalue())["mismatched_24h"] == 3
+
+
+@pytest.mark.django_db
+def test_the_command_summary_counts_mismatched_answers(fake_server):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    record(2)
+    fake_server.short_responses_next(missing=1)
+    out = StringIO()
+    call_command("send_dengage_outbox", "--no-progress", stdout=out)
+    assert "; 2 sent with an answer not matching the events" in out.getvalue()
+
+
 def test_matching_responses_log_nothing(client, fake_server, caplog):
     with caplog.at_level(logging.WARNING):
         answer = client.send(body(3))

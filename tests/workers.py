@@ -18,19 +18,20 @@ from dengage_django.models import OutboxEvent
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def record_payload(i):
+def record_payload(i, visitors=50):
     return {
         "name": "PRODUCT_VIEW",
-        "userId": f"u{i % 50:02d}",
+        "userId": f"u{i % visitors:02d}",
         "sessionId": "s",
         "productId": f"P{i}",
     }
 
 
-def record(n, *, start=0, pad=""):
+def record(n, *, start=0, pad="", visitors=50):
+    """``n`` PRODUCT_VIEW rows of ``visitors`` userIds in turn."""
     payloads = []
     for i in range(start, start + n):
-        payload = record_payload(i)
+        payload = record_payload(i, visitors)
         if pad:
             payload["params"] = {"pad": pad}
         payloads.append(payload)

@@ -8,11 +8,18 @@ bounded by count and bytes, and records what Dengage answered:
 * a configuration error (bad key, origin, URL): every event is given back
   untouched (no attempt counted) and the run stops, so an operator can act;
 * a bad event: the request is split in halves until the bad event is alone;
-  it goes ``dead`` with the reason, the rest are sent;
+  it goes ``dead`` with the reason once another request of the run
+  succeeds, the rest are sent. When events keep being refused alone and
+  nothing succeeds (:data:`REJECTED_ALONE_LIMIT` in a row, or a run that
+  ends with nothing accepted) the data center, or a proxy before it, is
+  refusing everything: the run stops like on a configuration error, every
+  event kept (a circuit breaker: one such run once killed a whole backlog);
 * a transient failure (timeouts, connection errors, 408/429/5xx): the events
   tried are due again after an exponential backoff with jitter (at least
   Retry-After), and go ``dead`` after ``DENGAGE_MAX_ATTEMPTS``; events of
-  the batch not tried yet are given back untouched.
+  the batch not tried yet are given back untouched, those of the failed
+  events' visitors with the same delay (one visitor's events keep their
+  order: see :mod:`.outbox`).
 
 The lease is renewed before any request that could outlast it; events whose
 lease was lost (another worker took them after this one stalled) are dropped
@@ -41,8 +48,26 @@ logger = logging.getLogger(__name__)
 MAX_CONSECUTIVE_FAILURES = 3
 #: Seconds kept free at the end of a lease before a request must renew it.
 LEASE_MARGIN = 2.0
-#: A looping sender purges old sent events this often (seconds).
+#: A looping sender purges old sent, dead and invalid events this often
+#: (seconds).
 PURGE_EVERY = 600.0
+#: Events refused alone as bad, in a row with no request succeeding in
+#: between, after which the sender probes (:data:`PROBES`) before going on.
+#: Three cost about ten requests for a refused backlog (bisecting a request
+#: of 100 events).
+REJECTED_ALONE_LIMIT = 3
+#: Events of the claim, spread over it, each sent alone once
+#: :data:`REJECTED_ALONE_LIMIT` is reached: one accepted shows the data
+#: center takes events (the refused ones are bad: dead); all refused, and
+#: the data center (or a proxy) is refusing everything: the run stops with
+#: every event kept.
+PROBES = 3
+#: ``DENGAGE_*`` retention setting of each status a sender purges.
+RETENTION = (
+    ("RETENTION_DAYS", "sent"),
+    ("DEAD_RETENTION_DAYS", "dead"),
+    ("INVALID_RETENTION_DAYS", "invalid"),
+)
 #: One claim takes this many requests' worth of events: a claim is a
 #: committed transaction, so taking ten batches at once pays for it once per
 #: ten requests (``bench/drain.py`` measures it). Each request is still
@@ -62,6 +87,9 @@ class DrainReport:
     retrying: int = 0
     dead: int = 0
     requests: int = 0
+    #: Events sent in a request whose answer did not have one
+    #: ``responses``/``campaigns`` entry per event (taken all the same).
+    mismatched: int = 0
     configuration_error: str = ""
     #: Seconds the data center asked us to wait (Retry-After), if any.
     pause: float = 0.0
@@ -78,6 +106,7 @@ class DrainReport:
         self.retrying += other.retrying
         self.dead += other.dead
         self.requests += other.requests
+        self.mismatched += other.mismatched
         self.configuration_error = other.configuration_error or self.configuration_error
         self.pause = max(self.pause, other.pause)
         self.errors = (self.errors + other.errors)[-10:]
@@ -114,16 +143,26 @@ class _Item:
     id: int
     attempts: int
     body: bytes
+    user_id: str = ""
 
 
 class _Lease:
-    """The ids one claim holds, and when they were last renewed."""
+    """The ids one claim holds, and when they were last renewed; what its
+    requests found so far: events refused alone (``suspects``, with the
+    answer) since the last success, and the backoff (seconds) given to each
+    visitor's failed events (``waits``)."""
 
     def __init__(self, token, ids, seconds):
         self.token = token
         self.ids = set(ids)
         self.seconds = seconds
         self.renewed = time.monotonic()
+        self.suspects = []
+        self.waits = {}
+        #: The claim's items in id order, and the ids with an outcome (sent,
+        #: dead, retrying, given back, refused alone, or sent as a probe).
+        self.items = []
+        self.settled = set()
 
     def still_held(self, items, needed):
         """Items still held, renewing first if ``needed`` seconds may not fit."""
@@ -192,18 +231,27 @@ class Sender:
         return report
 
     def purge(self, *, force=False):
-        """Delete sent events older than ``DENGAGE_RETENTION_DAYS`` (at most
-        every :data:`PURGE_EVERY` seconds unless ``force``); returns how many."""
-        days = dengage_settings.RETENTION_DAYS
+        """Delete sent, dead and invalid events older than
+        ``DENGAGE_RETENTION_DAYS``, ``DENGAGE_DEAD_RETENTION_DAYS`` and
+        ``DENGAGE_INVALID_RETENTION_DAYS`` (``None``: kept), at most every
+        :data:`PURGE_EVERY` seconds unless ``force``; returns how many."""
+        retention = [
+            (status, days)
+            for setting, status in RETENTION
+            if (days := getattr(dengage_settings, setting))
+        ]
         now = time.monotonic()
-        if not days or (
+        if not retention or (
             not force and self._purged_at is not None and now - self._purged_at < PURGE_EVERY
         ):
             return 0
         self._purged_at = now
-        deleted = outbox.purge_sent(days)
-        if deleted:
-            logger.info("purged %d sent events older than %d days", deleted, days)
+        deleted = 0
+        for status, days in retention:
+            count = outbox.purge(status, days)
+            if count:
+                logger.info("purged %d %s events older than %s days", count, status, days)
+            deleted += count
         return deleted
 
     def loop(self, *, interval, limit=None, on_report=None):
@@ -262,7 +310,9 @@ class Sender:
     def _deliver(self, token, claimed, report):
         """Send one claim's events chunk by chunk; what to do next."""
         lease = _Lease(token, (event.id for event in claimed), self.lease_seconds)
-        chunks = self._chunks([_Item(e.id, e.attempts, encode_event(e.payload)) for e in claimed])
+        items = [_Item(e.id, e.attempts, encode_event(e.payload), e.user_id) for e in claimed]
+        lease.items = items
+        chunks = self._chunks(items)
         after = Next.GO_ON
         for index, chunk in enumerate(chunks):
             if index and self.stop_event.is_set():
@@ -271,10 +321,23 @@ class Sender:
                 break
             after = self._send(lease, chunk, report)
             if after is not Next.GO_ON:
-                delay = report.pause if after is Next.BACK_OFF else 0
-                outbox.release(_ids(chunks[index + 1 :]), token, delay_seconds=delay)
+                self._give_back(lease, [i for c in chunks[index + 1 :] for i in c], after, report)
                 break
+        if lease.suspects:
+            after = self._judge_suspects(lease, after, report)
         return after
+
+    def _give_back(self, lease, items, after, report):
+        """Release untried ``items``: after a transient failure, a visitor's
+        events no sooner than that visitor's failed ones, the others after
+        Retry-After (if any); at once otherwise."""
+        by_delay = {}
+        for item in items:
+            delay = report.pause if after is Next.BACK_OFF else 0.0
+            delay = max(delay, lease.waits.get(item.user_id, 0.0)) if item.user_id else delay
+            by_delay.setdefault(delay, []).append(item.id)
+        for delay, ids in by_delay.items():
+            outbox.release(ids, lease.token, delay_seconds=delay)
 
     def _chunks(self, items):
         """Split items into requests of at most ``batch_size`` events and
@@ -293,63 +356,159 @@ class Sender:
 
     def _send(self, lease, items, report):
         """One request for ``items`` (those still held), then its outcome
-        recorded; a bad event among them is isolated (:meth:`_isolate`)."""
+        recorded; a bad event among them is isolated (:meth:`_isolate`).
+        Events already settled (a probe's) are left out."""
+        items = [item for item in items if item.id not in lease.settled]
         items = lease.still_held(items, self.request_seconds)
         if not items:
             return Next.GO_ON
         answer = self._post(items, report)
         if answer.outcome is Outcome.BAD_EVENT:
             return self._isolate(lease, items, answer, report)
-        return self._settle(lease.token, items, answer, report)
+        return self._settle(lease, items, answer, report)
 
     def _post(self, items, report):
         """The HTTP request alone: Dengage's classified answer."""
         report.requests += 1
-        return self.client.send(join_encoded(item.body for item in items))
+        return self.client.send(join_encoded(item.body for item in items), count=len(items))
 
-    def _settle(self, token, items, answer, report):
+    def _settle(self, lease, items, answer, report):
         """Record a success, a configuration error or a transient failure."""
         ids = [item.id for item in items]
+        lease.settled.update(ids)
         if answer.outcome is Outcome.SUCCESS:
-            report.sent += outbox.mark_sent(ids, token, sender=Sender)
+            note = f"answer mismatch: {answer.mismatch}" if answer.mismatch else ""
+            sent = outbox.mark_sent(ids, lease.token, note=note, sender=Sender)
+            report.sent += sent
+            if note:
+                report.mismatched += sent
+            if lease.suspects:
+                self._kill_suspects(lease, report)  # the data center takes events
             return Next.GO_ON
         if answer.outcome is Outcome.CONFIGURATION:
             message = describe_configuration(answer)
             report.configuration_error = message
-            outbox.release(ids, token, error=message)
+            outbox.release(ids, lease.token, error=message)
             logger.error("Dengage refused the configuration, sending stopped: %s", message)
             return Next.STOP
-        self._retry(token, items, answer, report)
+        self._retry(lease, items, answer, report)
         return Next.BACK_OFF
 
     def _isolate(self, lease, items, answer, report):
-        """Dengage called the request bad: an event alone goes dead; more
-        are split in halves, each sent again, until the bad ones are alone."""
+        """Dengage called the request bad: more events are split in halves,
+        each sent again, until the bad ones are alone; an event alone is a
+        suspect, dead once a request succeeds (:meth:`_judge_suspects`)."""
         if len(items) == 1:
-            reason = f"rejected: {answer.reason}"
-            report.dead += outbox.mark_dead([items[0].id], lease.token, reason, sender=Sender)
-            logger.warning("event %s rejected by Dengage: %s", items[0].id, answer.reason)
+            lease.suspects.append((items[0], answer))
+            lease.settled.add(items[0].id)
+            if len(lease.suspects) >= REJECTED_ALONE_LIMIT:
+                return self._probe(lease, report)
             return Next.GO_ON
         middle = len(items) // 2
         halves = [items[:middle], items[middle:]]
         for index, half in enumerate(halves):
             after = self._send(lease, half, report)
             if after is not Next.GO_ON:
-                outbox.release(_ids(halves[index + 1 :]), lease.token, delay_seconds=report.pause)
+                self._give_back(lease, [i for h in halves[index + 1 :] for i in h], after, report)
                 return after
         return Next.GO_ON
 
-    def _retry(self, token, items, answer, report):
+    def _probe(self, lease, report):
+        """Events refused alone keep coming and nothing was accepted since:
+        send up to :data:`PROBES` other events of the claim alone, spread
+        over it. One accepted: the refused events are bad (dead) and
+        isolation goes on. All refused: the circuit breaker
+        (:meth:`_refused_everything`). Nothing left to probe with: what the
+        run saw decides (something accepted earlier: the refused events are
+        bad). A probe is only ever the visitor's earliest unsettled event of
+        the claim, so it overtakes nothing."""
+        probes = self._probe_items(lease)
+        if not probes and report.sent:
+            self._kill_suspects(lease, report)
+            return Next.GO_ON
+        for item in probes:
+            lease.settled.add(item.id)
+            held = lease.still_held([item], self.request_seconds)
+            if not held:
+                continue
+            answer = self._post(held, report)
+            if answer.outcome is Outcome.BAD_EVENT:
+                lease.suspects.append((item, answer))
+                continue
+            return self._settle(lease, held, answer, report)
+        return self._refused_everything(lease, report)
+
+    @staticmethod
+    def _probe_items(lease):
+        """Up to :data:`PROBES` unsettled items, spread over the claim, each
+        its visitor's earliest unsettled one, of a visitor with no suspect."""
+        blocked = {item.user_id for item, _answer in lease.suspects if item.user_id}
+        eligible = []
+        for item in lease.items:
+            if item.id in lease.settled:
+                continue
+            if not item.user_id or item.user_id not in blocked:
+                eligible.append(item)
+            if item.user_id:
+                blocked.add(item.user_id)
+        if len(eligible) <= PROBES:
+            return eligible
+        step = (len(eligible) - 1) / (PROBES - 1)
+        return [eligible[round(index * step)] for index in range(PROBES)]
+
+    def _kill_suspects(self, lease, report):
+        """The events refused alone are bad: dead, each with its reason."""
+        for item, answer in lease.suspects:
+            reason = f"rejected: {answer.reason}"
+            report.dead += outbox.mark_dead([item.id], lease.token, reason, sender=Sender)
+            logger.warning("event %s rejected by Dengage: %s", item.id, answer.reason)
+        lease.suspects = []
+
+    def _judge_suspects(self, lease, after, report):
+        """At the end of a claim, events refused alone and not yet judged:
+        dead if anything was accepted in this run; otherwise nothing says
+        the data center takes any event, so they are kept."""
+        if report.sent:
+            self._kill_suspects(lease, report)
+            return after
+        if after is Next.GO_ON and not self.stop_event.is_set():
+            return self._refused_everything(lease, report)
+        outbox.release([item.id for item, _answer in lease.suspects], lease.token)
+        lease.suspects = []
+        return after
+
+    def _refused_everything(self, lease, report):
+        """The circuit breaker: every event tried alone was refused as bad
+        and nothing was accepted since; stop, keep every event (the rest of
+        the claim is given back by the callers), report it like a
+        configuration error (the command exits non-zero)."""
+        suspects = lease.suspects
+        reason = suspects[-1][1].reason
+        refused = ", ".join(f"#{item.id}" for item, _answer in suspects)
+        message = (
+            f"every request was rejected as bad input ({reason}; event"
+            f"{'s' if len(suspects) > 1 else ''} {refused} refused alone, none accepted): the "
+            "data center may have changed its API or a proxy mangles request bodies; events "
+            "kept (if those events are really bad, mark them dead in the admin)"
+        )
+        report.configuration_error = message
+        outbox.release([item.id for item, _answer in suspects], lease.token, error=message)
+        lease.suspects = []
+        logger.error("sending stopped: %s", message)
+        return Next.STOP
+
+    def _retry(self, lease, items, answer, report):
         report.errors.append(answer.reason)
         report.pause = answer.retry_after or 0.0
         logger.info("Dengage send failed, will retry: %s", answer.reason)
         by_attempts = {}
         for item in items:
-            by_attempts.setdefault(item.attempts + 1, []).append(item.id)
-        for attempt, ids in by_attempts.items():
+            by_attempts.setdefault(item.attempts + 1, []).append(item)
+        for attempt, tried in by_attempts.items():
+            ids = [item.id for item in tried]
             if attempt >= self.max_attempts:
                 error = f"gave up after {attempt} attempts: {answer.reason}"
-                report.dead += outbox.mark_dead(ids, token, error, sender=Sender)
+                report.dead += outbox.mark_dead(ids, lease.token, error, sender=Sender)
                 continue
             delay = backoff_delay(
                 attempt,
@@ -359,8 +518,11 @@ class Sender:
             )
             delay = max(delay, answer.retry_after or 0.0)
             report.retrying += outbox.mark_retry(
-                ids, token, answer.reason, delay_seconds=delay, sender=Sender
+                ids, lease.token, answer.reason, delay_seconds=delay, sender=Sender
             )
+            for item in tried:
+                if item.user_id:
+                    lease.waits[item.user_id] = max(delay, lease.waits.get(item.user_id, 0.0))
 
 
 def preview(limit):

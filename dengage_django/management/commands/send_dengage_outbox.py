@@ -2,8 +2,9 @@
 
 Thin by design: it parses options, builds a :class:`~dengage_django.delivery.sender.Sender`
 and reports. Exit status: 0 when the run finished (events that will be retried
-included), 2 on a configuration error (missing setting, or Dengage refusing
-the API key / origin).
+included), 2 when sending stopped with every event kept: a configuration
+error (missing setting, or Dengage refusing the API key / origin) or a data
+center refusing every request as bad input (the sender's circuit breaker).
 """
 
 import signal
@@ -19,6 +20,8 @@ from ...exceptions import DengageConfigurationError
 from ..arguments import positive_float, positive_int
 
 CONFIGURATION_EXIT = 2
+#: Statuses with a ``--purge-<status>-older-than DAYS`` option.
+PURGED = ("sent", "dead", "invalid")
 
 
 class Command(BaseCommand):
@@ -50,12 +53,13 @@ class Command(BaseCommand):
             action="store_true",
             help="give dead events a fresh set of attempts before sending",
         )
-        parser.add_argument(
-            "--purge-sent-older-than",
-            type=positive_int,
-            metavar="DAYS",
-            help="delete sent events older than DAYS days before sending",
-        )
+        for status in PURGED:
+            parser.add_argument(
+                f"--purge-{status}-older-than",
+                type=positive_int,
+                metavar="DAYS",
+                help=f"delete {status} events older than DAYS days before sending",
+            )
         parser.add_argument(
             "--no-progress", action="store_true", help="no progress bar, even on a terminal"
         )
@@ -64,10 +68,11 @@ class Command(BaseCommand):
         if options["requeue_dead"]:
             count = outbox.requeue_dead()
             self.stdout.write(f"Requeued {count} dead events.")
-        if options["purge_sent_older_than"]:
-            days = options["purge_sent_older_than"]
-            count = outbox.purge_sent(days)
-            self.stdout.write(f"Purged {count} sent events older than {days} days.")
+        for status in PURGED:
+            days = options[f"purge_{status}_older_than"]
+            if days:
+                count = outbox.purge(status, days)
+                self.stdout.write(f"Purged {count} {status} events older than {days} days.")
         if options["dry_run"]:
             return self.dry_run(
                 options["limit"] or options["batch_size"] or dengage_settings.BATCH_SIZE
@@ -100,8 +105,8 @@ class Command(BaseCommand):
         self.stdout.write(self.summary(report))
         if report.configuration_error and not options["loop"]:
             raise CommandError(
-                f"Dengage refused the configuration: {report.configuration_error}. "
-                "Every event is kept; fix the setting and run again.",
+                f"Sending stopped: {report.configuration_error}. "
+                "Every event is kept; fix the cause and run again.",
                 returncode=CONFIGURATION_EXIT,
             )
 
@@ -109,12 +114,15 @@ class Command(BaseCommand):
 
     def summary(self, report):
         counts = outbox.counts()
-        return (
+        line = (
             f"sent {report.sent}, retrying {report.retrying}, dead {report.dead}, "
             f"invalid {counts['invalid']} "
             f"(outbox now: {counts['pending']} pending, {counts['in_flight']} in flight, "
             f"{counts['dead']} dead)"
         )
+        if report.mismatched:
+            line += f"; {report.mismatched} sent with an answer not matching the events"
+        return line
 
     def loop_line(self, report):
         if report.processed or report.configuration_error:
