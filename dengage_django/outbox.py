@@ -53,7 +53,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import OperationalError, connections, router, transaction
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from . import signals
@@ -259,26 +259,29 @@ def _due(alias: str, status: Any, now: Any, oldest: int) -> OutboxEventQuerySet:
 
 def _oldest_open(alias: str) -> int | None:
     """The id of the oldest open row (pending or in flight), or ``None``:
-    two lookups at the start of the ``(status, id)`` index.
+    two lookups at the start of the ``(status, id)`` index, in **one**
+    statement. Under READ COMMITTED (PostgreSQL's default, and Django's for
+    MySQL and MariaDB) two statements read two snapshots: rows a worker
+    claimed in between would be pending in neither, and a later event could
+    then overtake them.
 
-    MySQL and MariaDB answer ``MIN(id)`` from that index directly. Others
-    are asked for the first row in ``(status, id)`` order with the status as
-    a range of one value: told ``status = x``, PostgreSQL drops ``status``
-    from the order and, expecting open rows everywhere, walks the primary
-    key from the oldest sent row instead.
+    Each status is asked for its first row in ``(status, id)`` order with
+    the status as a range of one value: told ``status = x``, PostgreSQL
+    drops ``status`` from the order and, expecting open rows everywhere,
+    walks the primary key from the oldest sent row instead.
     """
     rows = OutboxEvent.objects.using(alias)
-    if connections[alias].vendor == "mysql":
-        firsts = [rows.filter(status=status).aggregate(id=Min("id"))["id"] for status in CLAIMABLE]
-    else:
-        firsts = [
-            rows.filter(status__range=(status, status))
-            .order_by("status", "id")
-            .values_list("id", flat=True)
-            .first()
-            for status in CLAIMABLE
-        ]
-    return min((pk for pk in firsts if pk is not None), default=None)
+
+    def first(status: Any) -> Subquery:
+        open_rows = rows.filter(status__range=(status, status)).order_by("status", "id")
+        return Subquery(open_rows.values("id")[:1])
+
+    found = (
+        rows.order_by()
+        .annotate(first_in_flight=first(Status.IN_FLIGHT), first_pending=first(Status.PENDING))
+        .values_list("first_in_flight", "first_pending")[:1]
+    )
+    return min((pk for pk in next(iter(found), ()) if pk is not None), default=None)
 
 
 #: A due row: ``(id, user_id, previous, name, payload, attempts)``, where

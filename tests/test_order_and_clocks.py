@@ -244,6 +244,88 @@ def test_two_workers_claiming_at_once_never_share_a_row(claim_path):
     assert OutboxEvent.objects.filter(status=Status.SENT).count() == 600
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_committed_while_another_claim_reads_cannot_let_it_overtake(claim_path):
+    """Worker B claims U's first event just after worker A's claim has read
+    where the open rows start: A must still see that event as open (one
+    snapshot), so it leaves U's second event alone. (Two statements, two
+    snapshots under READ COMMITTED: A once took the second event.)"""
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite claims one at a time: nothing commits in between")
+    first, second = row("U"), row("U")
+    taken_by_b = []
+
+    def b_claims():
+        try:
+            taken_by_b.extend(ids(outbox.claim(1, lease_seconds=30)[1]))
+        finally:
+            connection.close()
+
+    fired = []
+
+    def after_the_first_lookup(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not fired and "BETWEEN" in sql:
+            fired.append(sql)
+            thread = threading.Thread(target=b_claims)
+            thread.start()
+            thread.join(30)
+        return result
+
+    with connection.execute_wrapper(after_the_first_lookup):
+        _, taken_by_a = outbox.claim(10, lease_seconds=30)
+    assert fired and taken_by_b == [first.id]
+    assert second.id not in ids(taken_by_a)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_claiming_at_once_never_take_a_visitors_later_event_first(claim_path):
+    """Four threads claim, check and mark sent as fast as they can, over 150
+    visitors with 6 events each: every row a claim takes has each earlier
+    row of its visitor either sent already or in the same claim."""
+    OutboxEvent.objects.bulk_create(
+        outbox.new_event(
+            "PAGE_VIEW", {"name": "PAGE_VIEW", "userId": f"u{i % 150}", "sessionId": "s"}
+        )
+        for i in range(900)
+    )
+    problems, errors, sent = [], [], []
+    start = threading.Barrier(4)
+
+    def worker():
+        try:
+            start.wait()
+            while True:
+                token, claimed = outbox.claim(37, lease_seconds=30)
+                if not claimed:
+                    if not OutboxEvent.objects.filter(status__in=OPEN).exists():
+                        break
+                    continue
+                mine = set(ids(claimed))
+                users = {event.user_id for event in claimed}
+                for pk, user, status in OutboxEvent.objects.filter(user_id__in=users).values_list(
+                    "id", "user_id", "status"
+                ):
+                    later = [c.id for c in claimed if c.user_id == user and c.id > pk]
+                    if later and pk not in mine and status != Status.SENT:
+                        problems.append((user, pk, status, later))
+                sent.extend(mine)
+                outbox.mark_sent(list(mine), token)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert problems == []
+    assert len(sent) == len(set(sent)) == 900
+
+
 # -- Order: the sender, against a fake data center ---------------------------
 
 

@@ -199,6 +199,17 @@ def out_of_order(events, n):
     return sorted(user for user, seen in arrivals.items() if seen != sorted(seen))
 
 
+def arrivals_of(server, user):
+    """How ``user``'s events arrived: (productId, batch number) of every
+    copy, in arrival order (for the message of a failed order check)."""
+    return [
+        (event["productId"], number)
+        for number, batch in enumerate(server.batches)
+        for event in batch
+        if event["userId"] == user
+    ]
+
+
 def test_soak_under_faults_and_a_kill_loses_nothing(server, tmp_path):
     """20,000 events of 1,000 visitors (on every database, SQLite included), 4
     looping workers, 30 % of requests
@@ -275,7 +286,8 @@ def test_soak_under_faults_and_a_kill_loses_nothing(server, tmp_path):
     assert duplicates <= late + orphaned
     # Through every failure, retry, timeout and the kill: each visitor's
     # events first arrived in the order they were recorded.
-    assert out_of_order(server.events, n) == []
+    wrong = out_of_order(server.events, n)
+    assert wrong == [], (len(wrong), wrong[:5], [arrivals_of(server, user) for user in wrong[:2]])
 
 
 # -- 2. Configuration failure mid-run ----------------------------------------
