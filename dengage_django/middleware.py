@@ -12,22 +12,27 @@ Place it after ``SessionMiddleware`` and ``AuthenticationMiddleware``::
     ]
 
 It works in both sync (WSGI) and async (ASGI) stacks. Every request gets a
-:class:`~dengage_django.tracking.tracker.Tracker`; after the response, a page a
-visitor saw is recorded as PAGE_VIEW (see :func:`.policy.is_page_view`),
-the request's deferred events are stored, and the visitor's ids are
-written back (session, cookies, ``Vary: Cookie``). Each of these steps
-stands alone: a failing page view loses neither the request's other events
-nor its cookies. Tracking never breaks a page: outside strict mode an error
-here is logged and the response goes out unchanged.
+:class:`~dengage_django.tracking.tracker.Tracker`; once the view returned, a
+page a visitor saw is recorded as PAGE_VIEW (see :func:`.policy.is_page_view`)
+and the visitor's ids are written back (session, cookies, ``Vary: Cookie``);
+the request's deferred events are stored once the response has gone to the
+client (:mod:`.recording.after_response`), so the page never waits for the
+INSERT. Each of these steps stands alone: a failing page view loses neither
+the request's other events nor its cookies. Tracking never breaks a page:
+outside strict mode an error here is logged and the response goes out
+unchanged.
 """
 
+import functools
 import logging
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 
 from .conf import dengage_settings
+from .recording.after_response import store_after
 from .recording.subject import remember_request_consent
 from .tracking.context import current_tracker
+from .tracking.ids import in_test_run
 from .tracking.policy import is_page_view
 from .tracking.tracker import Tracker
 
@@ -64,21 +69,24 @@ class DengageMiddleware:
             # off the event loop, so the view's helpers need none.
             await sync_to_async(request.dengage.preload)()
             response = await self.get_response(request)
-            # The policy, the session, the outbox and /get/key are sync I/O.
-            await sync_to_async(self.finish)(request, response)
+            # The policy, the session and the outbox are sync I/O. Django's
+            # AsyncClient closes responses outside this thread: in its test
+            # environment the events are stored now (see after_response).
+            await sync_to_async(self.finish)(request, response, store_now=in_test_run())
         finally:
             current_tracker.reset(token)
         return response
 
-    def finish(self, request, response):
-        """Record the PAGE_VIEW if this was one, store the request's deferred
-        events in one INSERT, then write the ids back; each step on its own."""
+    def finish(self, request, response, *, store_now=False):
+        """Record the PAGE_VIEW if this was one, write the ids back, and have
+        the request's deferred events stored in one INSERT once the response
+        is sent; each step on its own."""
         tracker = request.dengage
         if tracker.active and is_page_view(request, response):
             self._step(request, tracker.record_page_view)
-        self._step(request, tracker.flush)
         self._step(request, tracker.identity.write_back, response)
         self._step(request, remember_request_consent, tracker)
+        self._step(request, functools.partial(store_after, now=store_now), tracker, response)
 
     @staticmethod
     def _step(request, function, *args):

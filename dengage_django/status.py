@@ -13,7 +13,10 @@ table's indexes where it can be:
 * the newest event that carries a delivery error, its text redacted;
 * the events sent in the last :data:`MISMATCH_WINDOW` whose answer did not
   have one ``responses``/``campaigns`` entry per event (the sent rows keep
-  the note), from ``(status, sent_at)``.
+  the note), from ``(status, sent_at)``;
+
+and, from the cache, how many events could not be stored after their
+response went out in the last 24 hours (:mod:`.recording.after_response`).
 
 :func:`problems` turns a snapshot into the reasons the command exits 1.
 """
@@ -27,6 +30,7 @@ from django.utils import timezone
 from . import outbox
 from .delivery.redaction import redact
 from .models import OutboxEvent
+from .recording.after_response import lost_since
 
 Status = OutboxEvent.Status
 
@@ -63,6 +67,9 @@ class OutboxStatus:
     #: Events sent in the last :data:`MISMATCH_WINDOW` in a request whose
     #: answer had not one ``responses``/``campaigns`` entry per event.
     mismatched: int = 0
+    #: Events lost after their response in the last 24 hours (``None``: the
+    #: cache could not be read).
+    lost: int | None = 0
 
     def age(self, moment):
         """Seconds from ``moment`` to this snapshot, ``None`` for ``None``."""
@@ -112,6 +119,7 @@ class OutboxStatus:
             "last_sent_at": iso(self.last_sent_at),
             "last_sent_age": seconds(self.last_sent_age),
             "mismatched_24h": self.mismatched,
+            "lost_after_response_24h": self.lost,
             "last_error": (
                 {
                     "event_id": self.last_error.event_id,
@@ -146,6 +154,7 @@ def collect(now=None):
         last_sent_at=last_sent,
         last_error=last_error(events),
         mismatched=mismatched,
+        lost=lost_since(24),
     )
 
 
@@ -215,6 +224,8 @@ def lines(snapshot):
     last_sent = snapshot.last_sent_at
     out.append(f"last success: {'never' if last_sent is None else ago(last_sent)}")
     out.append(f"sent with an answer not matching the events (24 h): {snapshot.mismatched}")
+    lost = "unknown (the cache cannot be read)" if snapshot.lost is None else snapshot.lost
+    out.append(f"events lost after their response (24 h): {lost}")
     error = snapshot.last_error
     out.append(
         "last error: none"

@@ -27,6 +27,7 @@ def dengage_ids(settings, fake_server):
     settings.DENGAGE_ID_SOURCE = "dengage"
     ids.key_pool().clear()
     yield fake_server
+    ids.key_pool().wait(5)
     ids.key_pool().clear()
 
 
@@ -180,18 +181,24 @@ def test_ids_come_from_dengage_in_batches(browser, dengage_ids, settings):
     settings.DENGAGE_ID_POOL_SIZE = 10
     for _ in range(4):
         Client(headers={"user-agent": DESKTOP}).get("/")
+        ids.key_pool().wait(5)
     key_requests = [r for r in dengage_ids.requests if r.path == "/get/key"]
-    assert len(key_requests) == 1  # 4 visitors x 2 ids from one batch of 10
-    assert key_requests[0].query["count"] == "10"
+    # The first visitor finds the pool empty (local ids) and starts a
+    # refill of 10; three visitors take 6 of them, leaving 4 (below half of
+    # 10): a second refill.
+    assert [r.query["count"] for r in key_requests] == ["10", "10"]
     issued = set(dengage_ids.issued_keys)
-    for user_id, session_id in page_ids():
+    first, *others = page_ids()
+    assert not set(first) & issued
+    for user_id, session_id in others:
         assert user_id in issued and session_id in issued
 
 
 def test_dengage_outage_falls_back_to_local_ids_and_backs_off(browser, dengage_ids, caplog):
     dengage_ids.fail_next(count=5, status=503, endpoint="keys")
-    Client(headers={"user-agent": DESKTOP}).get("/")
-    Client(headers={"user-agent": DESKTOP}).get("/")
+    for _ in range(3):
+        Client(headers={"user-agent": DESKTOP}).get("/")
+        ids.key_pool().wait(5)
     key_requests = [r for r in dengage_ids.requests if r.path == "/get/key"]
     assert len(key_requests) == 1  # no second call during the back-off
     assert all(len(user_id) == 32 for user_id, _ in page_ids())  # local ids
@@ -212,9 +219,13 @@ def test_slow_dengage_adds_at_most_the_fetch_timeout(browser, dengage_ids, setti
 def test_pool_hands_out_each_key_once(dengage_ids, settings):
     settings.DENGAGE_ID_POOL_SIZE = 6
     pool = ids.KeyPool()
-    taken = pool.take(2) + pool.take(2) + pool.take(2) + pool.take(2)
-    assert len(set(taken)) == 8
-    assert pool.fetches == 2
+    taken = []
+    for _ in range(6):
+        taken += pool.take(2)
+        pool.wait(5)
+    assert len(set(taken)) == 12
+    assert set(taken[2:]) <= set(dengage_ids.issued_keys)
+    assert pool.fetches == 3
 
 
 def test_pool_under_threads_never_duplicates(dengage_ids, settings):
@@ -228,12 +239,15 @@ def test_pool_under_threads_never_duplicates(dengage_ids, settings):
         for _ in range(20):
             results.extend(pool.take(2))
 
+    pool.refill()
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    pool.wait(5)
     assert len(results) == 160 and len(set(results)) == 160
+    assert set(results) & set(dengage_ids.issued_keys)  # the pool was used
 
 
 def test_local_source_never_calls_dengage(browser, fake_server, settings):

@@ -7,6 +7,7 @@ end ones go through the middleware to the fake data center and count its
 
 import logging
 import re
+import time
 
 import pytest
 import requests
@@ -57,36 +58,116 @@ def stub(monkeypatch, settings):
     return make
 
 
+def filled(pool):
+    """``pool`` after one synchronous refill (as the background thread does)."""
+    assert pool.refill()
+    return pool
+
+
+def take_and_wait(pool, count):
+    """A take, then the background refill it started (if any) finished."""
+    taken = pool.take(count)
+    pool.wait(5)
+    return taken
+
+
+# -- Never on the request's path -------------------------------------------------
+
+
+def test_the_first_take_gets_local_ids_at_once_and_starts_a_refill(stub):
+    pool, client = stub(lambda count: numbered(count))
+    first = pool.take(2)
+    assert all(LOCAL.fullmatch(value) for value in first)
+    pool.wait(5)
+    assert client.asked == [100]
+    assert pool.take(2) == ["-1", "-2"]
+
+
+def test_a_take_never_waits_for_a_slow_data_center(stub):
+    import threading
+
+    release = threading.Event()
+
+    def slow(count):
+        release.wait(10)
+        return numbered(count)
+
+    pool, client = stub(slow)
+    started = time.monotonic()
+    for _ in range(50):
+        assert all(LOCAL.fullmatch(value) for value in pool.take(2))
+    elapsed = time.monotonic() - started
+    release.set()
+    pool.wait(5)
+    assert elapsed < 2.0  # the fetch would hold a take for 10 s
+    assert client.asked == [100]  # one refill at a time
+    assert pool.take(1) == ["-1"]
+
+
+def test_the_pool_is_refilled_before_it_runs_dry(stub, settings):
+    settings.DENGAGE_ID_POOL_SIZE = 10
+    pool, client = stub(lambda count: numbered(count, start=len(client.asked) * 100 - 99))
+    filled(pool)
+    assert client.asked == [10]
+    assert take_and_wait(pool, 4) == numbered(4)  # 6 left: above half
+    assert client.asked == [10]
+    assert take_and_wait(pool, 1) == ["-5"]  # 5 left: half, refilled
+    assert client.asked == [10, 10]
+    assert len(pool) == 15
+    # Visitors keep coming: every id they get is one of Dengage's.
+    for _ in range(20):
+        assert not any(LOCAL.fullmatch(value) for value in take_and_wait(pool, 2))
+
+
+def test_a_forked_child_forgets_the_parents_ids(stub, monkeypatch):
+    import os
+
+    pool, client = stub(lambda count: numbered(count))
+    monkeypatch.setattr(ids, "_pool", filled(pool))
+    assert len(pool) == 100
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(write, f"{len(ids.key_pool())} {ids.key_pool().take(1)[0]}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    report = os.read(read, 200).decode()
+    os.waitpid(child, 0)
+    held, first = report.split()
+    assert held == "0" and LOCAL.fullmatch(first)  # never the parent's "-1"
+    assert pool.take(1) == ["-1"]
+
+
 # -- Answers of any length from 1 to N ------------------------------------------
 
 
 def test_a_short_answer_is_used_as_it_is(stub):
     pool, client = stub(numbered(3), lambda count: numbered(count, start=100))
-    assert pool.take(2) == ["-1", "-2"]
-    assert client.asked == [100]
-    # One id left: it is used, and one fetch brings the other.
+    assert take_and_wait(filled(pool), 2) == ["-1", "-2"]
+    assert client.asked == [100, 100]  # one left: below half, refilled
     assert pool.take(2) == ["-3", "-100"]
-    assert client.asked == [100, 100]
     assert pool.failures == 0
 
 
 def test_a_one_id_answer_serves_part_of_a_visitor(stub):
-    pool, client = stub(["-7"])
-    user_id, session_id = pool.take(2)
+    pool, client = stub(["-7"], [])
+    user_id, session_id = take_and_wait(filled(pool), 2)
     assert user_id == "-7" and LOCAL.fullmatch(session_id)
-    assert pool.failures == 0
+    assert pool.failures == 1  # the refill it started was answered []
 
 
 def test_an_answer_longer_than_asked_is_cut(stub, settings):
     settings.DENGAGE_ID_POOL_SIZE = 4
     pool, client = stub(numbered(50))
+    assert len(filled(pool)) == 4
     assert pool.take(4) == numbered(4)
-    assert len(pool._ids) == 0
 
 
 def test_invalid_ids_are_dropped_and_the_rest_used(stub, caplog):
     pool, client = stub(["-1", "bad id", "<script>", "", "x" * 129, "-2", "-1"])
-    assert pool.take(2) == ["-1", "-2"]
+    assert filled(pool).take(2) == ["-1", "-2"]
     assert pool.failures == 0
     assert "/get/key answered 7 ids of which 5 were not usable" in caplog.text
     assert "<script>" not in caplog.text  # an answer's content is never logged
@@ -102,15 +183,15 @@ def test_invalid_ids_are_dropped_and_the_rest_used(stub, caplog):
 def test_the_pool_asks_for_its_size_within_the_clients_limit(stub, settings, size, wanted, asked):
     settings.DENGAGE_ID_POOL_SIZE = size
     pool, client = stub(lambda count: numbered(count))
-    pool.take(wanted)
+    take_and_wait(pool, wanted)
     assert client.asked == [asked]
 
 
 def test_a_pool_size_of_two_asks_as_the_vendors_clients_do(stub, settings):
     settings.DENGAGE_ID_POOL_SIZE = 2
     pool, client = stub(lambda count: numbered(count))
-    pool.take(2)  # a new visitor
-    pool.take(1)  # a new session
+    take_and_wait(pool, 2)  # a new visitor: local ids, a refill of 2
+    take_and_wait(pool, 1)  # a new session: one left, refilled
     assert client.asked == [2, 2]
 
 
@@ -136,7 +217,7 @@ FAILURES = {
 def test_every_kind_of_failure_starts_the_back_off(stub, answer, caplog):
     pool, client = stub(answer)
     for _ in range(20):
-        taken = pool.take(2)
+        taken = take_and_wait(pool, 2)
         assert all(LOCAL.fullmatch(value) for value in taken)
     assert client.asked == [100]  # one call, not one per visitor
     assert pool.fetches == 1 and pool.failures == 1
@@ -147,19 +228,20 @@ def test_fetching_resumes_after_the_back_off(stub, settings, monkeypatch):
     pool, client = stub([], lambda count: numbered(count))
     now = [1000.0]
     monkeypatch.setattr(ids.time, "monotonic", lambda: now[0])
-    pool.take(2)
+    take_and_wait(pool, 2)
     now[0] += 59.0
-    pool.take(2)
+    take_and_wait(pool, 2)
     assert client.asked == [100]
     now[0] += 1.0
-    assert pool.take(2) == ["-1", "-2"]
+    take_and_wait(pool, 2)  # local ids, and a refill
     assert client.asked == [100, 100]
+    assert pool.take(2) == ["-1", "-2"]
 
 
 def test_a_failure_message_never_shows_the_api_key(stub, settings, caplog):
     key = settings.DENGAGE_API_KEY
     pool, client = stub(RuntimeError(f"GET http://dc/get/key?apiKey={key} failed, key {key}"))
-    pool.take(2)
+    take_and_wait(pool, 2)
     assert pool.failures == 1
     assert key not in caplog.text
     assert "RuntimeError" in caplog.text
@@ -177,8 +259,11 @@ def dengage_ids(settings, fake_server, monkeypatch):
 
 
 def new_visitors(count):
+    """``count`` new visitors in turn, each after the pool's background
+    refill (if one was started) finished."""
     for _ in range(count):
         assert Client(headers={"user-agent": DESKTOP}).get("/").status_code == 200
+        ids.key_pool().wait(5)
 
 
 def page_ids():
@@ -235,11 +320,12 @@ def test_a_slow_data_center_starts_the_back_off(dengage_ids, settings):
 def test_pages_use_the_pool_again_once_the_back_off_is_over(dengage_ids, settings):
     settings.DENGAGE_ID_FETCH_BACKOFF = 0
     dengage_ids.fail_next(status=503, endpoint="keys")
-    new_visitors(2)
+    new_visitors(3)
     issued = set(dengage_ids.issued_keys)
-    (first_user, _), (second_user, _) = page_ids()
-    assert LOCAL.fullmatch(first_user)
-    assert second_user in issued
+    # The first visitor's refill fails; the second's (no back-off) works.
+    (first_user, _), (second_user, _), (third_user, _) = page_ids()
+    assert LOCAL.fullmatch(first_user) and LOCAL.fullmatch(second_user)
+    assert third_user in issued
 
 
 @pytest.mark.django_db
@@ -247,11 +333,12 @@ def test_a_short_answer_from_the_data_center_is_used(dengage_ids, settings):
     settings.DENGAGE_ID_POOL_SIZE = 10
     short = ["-101", "-102", "-103"]
     dengage_ids.fail_next(status=200, body=short, endpoint="keys")
-    new_visitors(2)
-    used = [value for pair in page_ids() for value in pair]
+    new_visitors(3)  # the first has local ids and starts the refill
+    used = [value for pair in page_ids()[1:] for value in pair]
     assert set(short) <= set(used)
     assert not any(LOCAL.fullmatch(value) for value in used)
     assert ids.key_pool().failures == 0
+    # 3 ids, then 1 left (below half of 10): refilled.
     assert [r.query["count"] for r in key_requests(dengage_ids)] == ["10", "10"]
 
 
@@ -278,7 +365,7 @@ def test_a_cookie_that_is_no_safe_id_is_replaced(settings, cookie):
 def test_failures_are_logged_as_warnings(stub, caplog):
     pool, client = stub([])
     with caplog.at_level(logging.WARNING, logger="dengage_django.tracking.ids"):
-        pool.take(1)
+        take_and_wait(pool, 1)
     [record] = [r for r in caplog.records if r.name == "dengage_django.tracking.ids"]
     assert record.levelno == logging.WARNING
     assert "answered no usable id (a list of 0)" in record.getMessage()

@@ -6,6 +6,12 @@ The middleware sets :data:`current_tracker` for the duration of a request
 with the visitor's ids.
 """
 
-from contextvars import ContextVar
+from __future__ import annotations
 
-current_tracker = ContextVar("dengage_current_tracker", default=None)
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .tracker import Tracker
+
+current_tracker: ContextVar[Tracker | None] = ContextVar("dengage_current_tracker", default=None)

@@ -2,9 +2,11 @@
 
 * New ids come from Dengage's ``/get/key`` when ``DENGAGE_ID_SOURCE`` is
   ``"dengage"`` (the default): fetched in batches of
-  ``DENGAGE_ID_POOL_SIZE`` into a process-wide pool (:class:`KeyPool`) so
-  most new visitors cost no HTTP call, with a short timeout. An answer
-  with fewer ids than asked is used as it is. When a fetch fails in any way
+  ``DENGAGE_ID_POOL_SIZE`` into a process-wide pool (:class:`KeyPool`),
+  refilled by a background thread before it runs dry, so no page ever
+  waits for ``/get/key``: a new visitor who finds the pool empty (the first
+  ones after start-up, or during an outage) gets local ids at once. An
+  answer with fewer ids than asked is used as it is. When a fetch fails in any way
   (an HTTP error, a timeout, an answer that is not a JSON list, no usable
   id in it, any exception), local unique ids are used and no new call is
   made for ``DENGAGE_ID_FETCH_BACKOFF`` seconds, so an outage adds no
@@ -19,6 +21,7 @@
 """
 
 import logging
+import os
 import re
 import threading
 import time
@@ -55,12 +58,16 @@ MAX_KEYS_PER_FETCH = 1000
 
 
 class KeyPool:
-    """Thread-safe pool of ids from ``/get/key``, refilled in batches.
+    """Thread-safe pool of ids from ``/get/key``, refilled in the background.
 
-    ``take(n)`` never blocks on another thread's fetch and never raises: it
-    answers from the pool, fetches one batch (at most one thread at a time,
-    with ``DENGAGE_ID_FETCH_TIMEOUT``), and makes local ids for whatever is
-    still missing.
+    ``take(n)`` never waits for the network and never raises: it answers
+    from the pool and makes local ids for whatever is missing. When the
+    pool holds no more than half of ``DENGAGE_ID_POOL_SIZE`` after a take,
+    a daemon thread fetches a batch (one at a time, with
+    ``DENGAGE_ID_FETCH_TIMEOUT``), so the pool is refilled before it runs
+    dry. The thread is started by the first take of a process (servers that
+    fork workers each get their own; ids a parent held are forgotten in a
+    forked child, so no two processes hand out the same id).
 
     Why batches, when the vendor's clients ask for 2 ids per new visitor
     and 1 per new session: they run in the visitor's browser or app, once
@@ -75,18 +82,30 @@ class KeyPool:
     """
 
     def __init__(self):
-        self._ids = deque()
-        self._lock = threading.Lock()
-        self._fetching = threading.Lock()
-        self._retry_at = 0.0
+        self._reset()
         #: ``/get/key`` calls made, and how many of them failed.
         self.fetches = 0
         self.failures = 0
+
+    def _reset(self):
+        self._ids = deque()
+        self._lock = threading.Lock()
+        self._fetching = threading.Lock()
+        self._thread = None
+        self._retry_at = 0.0
 
     def clear(self):
         with self._lock:
             self._ids.clear()
             self._retry_at = 0.0
+
+    def after_fork(self):
+        """In a forked child: forget the parent's ids (the parent hands them
+        out too) and its threads and locks (they do not exist here)."""
+        self._reset()
+
+    def __len__(self):
+        return len(self._ids)
 
     def _pop(self, count):
         """Up to ``count`` ids from the pool."""
@@ -94,15 +113,47 @@ class KeyPool:
             return [self._ids.popleft() for _ in range(min(count, len(self._ids)))]
 
     def take(self, count):
+        """``count`` ids: from the pool, local ones for what it lacks; a
+        background refill is started when the pool runs low."""
         ids = self._pop(count)
-        if len(ids) < count and time.monotonic() >= self._retry_at:
-            if self._fetching.acquire(blocking=False):
-                try:
-                    self._fetch(count - len(ids))
-                finally:
-                    self._fetching.release()
-                ids += self._pop(count - len(ids))
+        if len(self._ids) <= self.batch_size(1) // 2:
+            self._refill_in_background(max(count - len(ids), 1))
         return ids + [local_id() for _ in range(count - len(ids))]
+
+    def _refill_in_background(self, missing):
+        if time.monotonic() < self._retry_at or not self._fetching.acquire(blocking=False):
+            return
+        try:
+            self._thread = threading.Thread(
+                target=self._refill_then_release,
+                args=(missing,),
+                name="dengage-key-pool",
+                daemon=True,
+            )
+            self._thread.start()
+        except Exception:  # no thread to be had: try again on a later take
+            self._fetching.release()
+            raise
+
+    def _refill_then_release(self, missing):
+        try:
+            self._fetch(missing)
+        finally:
+            self._fetching.release()
+
+    def refill(self, missing=1):
+        """Fetch one batch now, in this thread (unless one is under way or
+        the back-off runs); returns whether a fetch was made."""
+        if time.monotonic() < self._retry_at or not self._fetching.acquire(blocking=False):
+            return False
+        self._refill_then_release(missing)
+        return True
+
+    def wait(self, timeout=None):
+        """Wait for a background refill under way (tests, shutdown)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
 
     @staticmethod
     def batch_size(missing):
@@ -204,10 +255,23 @@ def key_pool():
     return _pool
 
 
+def _after_fork():
+    """In a forked child (a server's worker): a pool and connections of its
+    own (see :meth:`KeyPool.after_fork`)."""
+    global _clients_lock
+    _pool.after_fork()
+    _clients_lock = threading.Lock()
+    _clients.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
-def _in_test_run():
+def in_test_run():
     """Whether Django's test environment is set up (its test runner and
     pytest-django both do it): ``mail.outbox`` exists only then."""
     from django.core import mail
@@ -222,7 +286,7 @@ def _fetches_ids():
     url = dengage_settings.DATA_CENTER_URL
     if not (url and dengage_settings.API_KEY):
         return False
-    if _in_test_run():
+    if in_test_run():
         host = urlsplit(url).hostname or ""
         return host in LOOPBACK_HOSTS or host.startswith("127.")
     return True

@@ -204,15 +204,26 @@ class Tracker:
         self._pending.extend(self._awaiting_commit)
         self._awaiting_commit = []
 
-    def flush(self) -> list[OutboxEvent]:
-        """Store the deferred events in one INSERT (the middleware calls
-        this); if that fails, each on its own, so one bad row loses only
-        itself."""
+    def has_pending(self) -> bool:
+        """Whether deferred events wait for :meth:`flush`."""
+        return bool(self._pending)
+
+    def drop_pending(self) -> list[OutboxEvent]:
+        """Forget the deferred events; returns them."""
         events, self._pending = self._pending, []
-        if events and not store(events) and len(events) > 1:
-            for event in events:
-                store([event])
         return events
+
+    def flush(self, *, strict: bool | None = None) -> list[OutboxEvent]:
+        """Store the deferred events in one INSERT (the middleware has this
+        done once the response is sent); if that fails, each on its own, so
+        one bad row loses only itself. Returns the events that could not be
+        stored (a failure raises in strict mode unless ``strict=False``)."""
+        events = self.drop_pending()
+        if not events or store(events, strict=strict):
+            return []
+        if len(events) == 1:
+            return events
+        return [event for event in events if not store([event], strict=strict)]
 
     # -- async forms ----------------------------------------------------------
 

@@ -26,6 +26,8 @@ def test_a_loopback_fake_data_center_may_hand_out_ids(settings, fake_server):
     settings.DENGAGE_ID_SOURCE = "dengage"
     ids.key_pool().clear()
     try:
+        ids.new_ids(2)  # local ids at once, and a refill
+        ids.key_pool().wait(5)
         fresh = ids.new_ids(2)
     finally:
         ids.key_pool().clear()

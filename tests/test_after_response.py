@@ -1,0 +1,252 @@
+"""Issue 13: a request's events are stored once its response has gone out.
+
+The middleware leaves the request's deferred events (the PAGE_VIEW and what
+the view's helpers recorded outside a transaction) to the response's
+``close()``, which servers call after the last byte. Events recorded inside
+a transaction are stored at once, with it. A failure there is logged and
+counted, never raised.
+"""
+
+import logging
+import threading
+import time
+
+import pytest
+import requests
+from django.db import DatabaseError, transaction
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.test import RequestFactory
+
+from dengage_django import outbox
+from dengage_django.middleware import DengageMiddleware
+from dengage_django.models import OutboxEvent
+from dengage_django.recording import after_response
+from dengage_django.status import collect, lines
+
+from .test_tracking import DESKTOP
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_lost_counts():
+    from django.core.cache import caches
+
+    caches["default"].clear()
+    yield
+    caches["default"].clear()
+
+
+def names():
+    return list(OutboxEvent.objects.order_by("id").values_list("name", flat=True))
+
+
+def browser_request(path="/p/1/"):
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.sessions.backends.db import SessionStore
+
+    request = RequestFactory().get(path, HTTP_USER_AGENT=DESKTOP)
+    request.session = SessionStore()
+    request.user = AnonymousUser()
+    return request
+
+
+def through_middleware(view, path="/p/1/"):
+    """Run ``view`` behind the middleware, as a handler would; the response
+    is returned unclosed."""
+    return DengageMiddleware(view)(browser_request(path))
+
+
+def close(response):
+    """``response.close()`` as a server calls it, keeping the test's database
+    connection open (Django's test client does the same)."""
+    from django.core.signals import request_finished
+    from django.db import close_old_connections
+
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+
+
+def product_page(request):
+    request.dengage.product_view({"productId": "P1", "title": "Shoe", "price": 10})
+    return HttpResponse("<html>shoe</html>")
+
+
+def test_nothing_is_stored_until_the_response_is_closed():
+    response = through_middleware(product_page)
+    assert names() == []
+    assert response.cookies["dengage_uid"].value  # ids went out with the page
+    close(response)
+    assert names() == ["PAGE_VIEW", "PRODUCT_VIEW"]
+    user_ids = set(OutboxEvent.objects.values_list("user_id", flat=True))
+    assert user_ids == {response.cookies["dengage_uid"].value}
+
+
+def test_a_streaming_response_stores_after_its_last_chunk():
+    sent = []
+
+    def chunks():
+        sent.append("first")
+        yield b"<html>"
+        sent.append("last")
+        yield b"</html>"
+
+    def view(request):
+        request.dengage.product_view({"productId": "P1", "title": "Shoe", "price": 10})
+        return StreamingHttpResponse(chunks(), content_type="text/html")
+
+    response = through_middleware(view)
+    body = b"".join(response)
+    assert body == b"<html></html>" and sent == ["first", "last"]
+    assert names() == []
+    close(response)
+    assert names() == ["PAGE_VIEW", "PRODUCT_VIEW"]
+
+
+def test_a_file_response_stores_when_closed(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_bytes(b"<html>a file</html>")
+
+    def view(request):
+        request.dengage.custom_event("download", {"file": "page.html"})
+        return FileResponse(page.open("rb"), content_type="text/html")
+
+    response = through_middleware(view)
+    assert b"".join(response.streaming_content) == b"<html>a file</html>"
+    assert names() == []
+    close(response)
+    assert names() == ["PAGE_VIEW", "CUSTOM_EVENT"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_recorded_in_a_transaction_are_stored_with_it():
+    def view(request):
+        with transaction.atomic():
+            request.dengage.custom_event("order", {"orderNo": "42"})
+        return HttpResponse("<html>thanks</html>")
+
+    response = through_middleware(view, "/checkout/")
+    assert names() == ["CUSTOM_EVENT"]  # committed with the view's work
+    close(response)
+    assert names() == ["CUSTOM_EVENT", "PAGE_VIEW"]
+
+
+def test_closing_twice_stores_once():
+    response = through_middleware(product_page)
+    close(response)
+    close(response)
+    assert names() == ["PAGE_VIEW", "PRODUCT_VIEW"]
+
+
+def failing_insert(monkeypatch):
+    def insert(events):
+        raise DatabaseError("the database went away")
+
+    monkeypatch.setattr(outbox, "insert", insert)
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_failure_after_the_response_is_logged_and_counted_never_raised(
+    monkeypatch, settings, caplog, strict
+):
+    settings.DENGAGE_STRICT = strict
+    response = through_middleware(product_page)
+    failing_insert(monkeypatch)
+    with caplog.at_level(logging.ERROR, logger="dengage_django"):
+        close(response)  # Django would swallow it; nothing is raised here at all
+    assert names() == []
+    assert "2 Dengage event(s) of /p/1/ lost after the response: PAGE_VIEW, PRODUCT_VIEW" in (
+        caplog.text
+    )
+    assert after_response.lost_since(24) == 2
+    snapshot = collect()
+    assert snapshot.lost == 2
+    assert "events lost after their response (24 h): 2" in lines(snapshot)
+    assert snapshot.as_dict()["lost_after_response_24h"] == 2
+
+
+def test_only_the_bad_row_is_lost_after_the_response(monkeypatch, settings):
+    settings.DENGAGE_STRICT = False
+    real_insert = outbox.insert
+
+    def insert(events):
+        if any(event.name == "PRODUCT_VIEW" for event in events):
+            raise DatabaseError("value too long")
+        return real_insert(events)
+
+    response = through_middleware(product_page)
+    monkeypatch.setattr(outbox, "insert", insert)
+    close(response)
+    assert names() == ["PAGE_VIEW"]
+    assert after_response.lost_since(24) == 1
+
+
+def test_lost_counts_are_hourly_and_cover_a_day():
+    hour = 3600
+    now = 1_000_000 * hour
+    after_response.count_lost(3, now=now - 25 * hour)  # outside the day
+    after_response.count_lost(2, now=now - 23 * hour)
+    after_response.count_lost(1, now=now)
+    after_response.count_lost(4, now=now + 10)
+    assert after_response.lost_since(24, now=now + 10) == 7
+
+
+def test_an_unreadable_cache_shows_unknown(settings):
+    settings.DENGAGE_FLOOD_CACHE = "nowhere"
+    assert after_response.lost_since(24) is None
+    assert "events lost after their response (24 h): unknown" in " ".join(lines(collect()))
+    after_response.count_lost(1)  # logged, not raised
+
+
+def test_receivers_see_the_requests_tracker_after_the_response():
+    from dengage_django import signals
+    from dengage_django.tracking.context import current_tracker
+
+    seen = []
+
+    def receiver(sender, event, **kwargs):
+        seen.append(current_tracker.get())
+
+    response = through_middleware(product_page)
+    signals.event_recorded.connect(receiver)
+    try:
+        close(response)
+    finally:
+        signals.event_recorded.disconnect(receiver)
+    assert len(seen) == 2 and seen[0] is not None
+    assert seen[0].request.path == "/p/1/"
+    assert current_tracker.get() is None
+
+
+# -- A real HTTP server --------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_page_reaches_the_client_before_the_insert(live_server, monkeypatch):
+    """Django's live server (a threaded WSGI server) with an INSERT that
+    takes a second: the client has the whole page long before the event is
+    stored, and the event is stored."""
+    real_insert = outbox.insert
+    started = threading.Event()
+
+    def slow_insert(events):
+        started.set()
+        time.sleep(1.0)
+        return real_insert(events)
+
+    monkeypatch.setattr(outbox, "insert", slow_insert)
+    began = time.monotonic()
+    response = requests.get(live_server.url + "/p/1/", headers={"User-Agent": DESKTOP}, timeout=10)
+    elapsed = time.monotonic() - began
+    assert response.status_code == 200 and "Runner" in response.text
+    assert elapsed < 0.8, elapsed
+    assert started.wait(5)
+    deadline = time.monotonic() + 10
+    while "PAGE_VIEW" not in names() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "PAGE_VIEW" in names()
+    page_view = OutboxEvent.objects.get(name="PAGE_VIEW")
+    assert page_view.user_id == response.cookies["dengage_uid"]
