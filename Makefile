@@ -19,7 +19,7 @@ BENCH_SCALE_SIZES ?= 10000,100000,1000000
 # Bench-only packages: never dependencies of the app.
 BENCH_PACKAGES := segment-analytics-python pyinstrument ua-parser ua-parser-builtins
 
-.PHONY: help pythons system-deps venv lint docs test demo shop bench clean
+.PHONY: help pythons system-deps venv lint docs test demo shop bench bench-server clean
 
 help: ## list the targets
 	@echo "Targets:"
@@ -92,6 +92,13 @@ bench: venv ## every benchmark, in order (DATABASE_URL for PostgreSQL; BENCH_EVE
 	$(VENV)/bin/python bench/record.py $(if $(BENCH_EVENTS),--events $(BENCH_EVENTS) --autocommit-events $(BENCH_EVENTS))
 	$(VENV)/bin/python bench/middleware.py
 	$(VENV)/bin/python bench/device.py
+
+# BENCH_SERVER_ARGS=--quick for a short run (about 2 minutes); see bench/server.py --help.
+BENCH_SERVER_ARGS ?=
+
+bench-server: venv ## the example shop under gunicorn and uvicorn on PostgreSQL, with/without the middleware
+	$(VENV)/bin/python -m pip install --quiet -e '.[server,postgres]'
+	$(VENV)/bin/python bench/server.py $(BENCH_SERVER_ARGS)
 
 clean: ## remove build, test and tox artefacts (keeps .venv)
 	rm -rf .tox build dist .pytest_cache .ruff_cache docs/_build docs/_generated

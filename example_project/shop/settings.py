@@ -3,8 +3,11 @@
 ``DATABASE_URL`` (default: SQLite in this folder), ``DEBUG``,
 ``ALLOWED_HOSTS``, ``SECRET_KEY`` and the Dengage settings
 (``DENGAGE_API_KEY``, ``DENGAGE_DATA_CENTER_URL``, ``DENGAGE_ORIGIN``,
-``DENGAGE_STRICT``, ``DENGAGE_ID_SOURCE``), and ``PAYMENT_WEBHOOK_SECRET``
-(shared with the payment provider, which signs its webhook calls).
+``DENGAGE_STRICT``, ``DENGAGE_ID_SOURCE``), ``PAYMENT_WEBHOOK_SECRET``
+(shared with the payment provider, which signs its webhook calls) and
+``DENGAGE_MIDDLEWARE`` (the tracking middleware's dotted path:
+``bench/server.py`` swaps in one that records nothing to measure the shop
+without tracking).
 Without ``DENGAGE_API_KEY`` and ``DENGAGE_DATA_CENTER_URL`` it points at a
 FakeDengageServer on 127.0.0.1:8765 (``python -m dengage_django.testing``),
 so nothing leaves the machine.
@@ -43,7 +46,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "dengage_django.middleware.DengageMiddleware",
+    env("DENGAGE_MIDDLEWARE", default="dengage_django.middleware.DengageMiddleware"),
 ]
 ROOT_URLCONF = "example_project.shop.urls"
 WSGI_APPLICATION = "example_project.shop.wsgi.application"
