@@ -127,7 +127,8 @@ SETTINGS = (
     Setting("ID_POOL_SIZE", 100, "int", "int", "Identity",
             "ids fetched per ``/get/key`` call"),
     Setting("ID_FETCH_TIMEOUT", 0.5, "float", "number", "Identity",
-            "seconds a page may wait for ``/get/key``"),
+            "seconds the background refill of the id pool waits for ``/get/key`` "
+            "(no page waits for it)"),
     Setting("ID_FETCH_BACKOFF", 60.0, "float", "number>=0", "Identity",
             "after a failed fetch, seconds of local ids only"),
     Setting("USER_COOKIE_NAME", "dengage_uid", "str", "str", "Identity",
@@ -198,8 +199,8 @@ SETTINGS = (
             "the ``request.META`` key of the header your proxy puts the client's address in "
             "(``\"HTTP_X_FORWARDED_FOR\"``: its last address); ``None``: ``REMOTE_ADDR``"),
     Setting("FLOOD_CACHE", "default", "str", "str", "Tracking",
-            "the cache (an alias of ``CACHES``) counting new visitors; share it between "
-            "processes"),
+            "the cache (an alias of ``CACHES``) counting new visitors, and events lost "
+            "after their response (``dengage_status``); share it between processes"),
     # -- Operations: retention of dead and invalid events
     Setting("DEAD_RETENTION_DAYS", 90, "int/None", "int?", "Operations",
             "the sender deletes dead events recorded more than this many days ago "

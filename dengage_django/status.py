@@ -30,7 +30,7 @@ from django.utils import timezone
 from . import outbox
 from .delivery.redaction import redact
 from .models import OutboxEvent
-from .recording.after_response import lost_since
+from .recording.after_response import counted_across_processes, lost_since
 
 Status = OutboxEvent.Status
 
@@ -70,6 +70,8 @@ class OutboxStatus:
     #: Events lost after their response in the last 24 hours (``None``: the
     #: cache could not be read).
     lost: int | None = 0
+    #: Whether ``lost`` counts every process's losses (a shared cache).
+    lost_shared: bool = True
 
     def age(self, moment):
         """Seconds from ``moment`` to this snapshot, ``None`` for ``None``."""
@@ -120,6 +122,7 @@ class OutboxStatus:
             "last_sent_age": seconds(self.last_sent_age),
             "mismatched_24h": self.mismatched,
             "lost_after_response_24h": self.lost,
+            "lost_counted_across_processes": self.lost_shared,
             "last_error": (
                 {
                     "event_id": self.last_error.event_id,
@@ -155,6 +158,7 @@ def collect(now=None):
         last_error=last_error(events),
         mismatched=mismatched,
         lost=lost_since(24),
+        lost_shared=counted_across_processes(),
     )
 
 
@@ -225,6 +229,8 @@ def lines(snapshot):
     out.append(f"last success: {'never' if last_sent is None else ago(last_sent)}")
     out.append(f"sent with an answer not matching the events (24 h): {snapshot.mismatched}")
     lost = "unknown (the cache cannot be read)" if snapshot.lost is None else snapshot.lost
+    if not snapshot.lost_shared:
+        lost = f"{lost} in this process (DENGAGE_FLOOD_CACHE is not shared: see the web logs)"
     out.append(f"events lost after their response (24 h): {lost}")
     error = snapshot.last_error
     out.append(

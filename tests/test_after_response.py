@@ -134,6 +134,37 @@ def test_events_recorded_in_a_transaction_are_stored_with_it():
     assert names() == ["CUSTOM_EVENT", "PAGE_VIEW"]
 
 
+def test_a_response_replaced_above_the_middleware_still_stores(settings):
+    """ConditionalGetMiddleware answers 304 with a response of its own: the
+    one the middleware saw is never closed; the events are stored when the
+    304 is (every close() sends request_finished)."""
+    from django.middleware.http import ConditionalGetMiddleware
+
+    def view(request):
+        request.dengage.custom_event("seen", {"page": "etag"})
+        response = HttpResponse("<html>same as before</html>")
+        response["ETag"] = '"v1"'
+        return response
+
+    chain = ConditionalGetMiddleware(DengageMiddleware(view))
+    request = browser_request("/etag/")
+    request.META["HTTP_IF_NONE_MATCH"] = '"v1"'
+    response = chain(request)
+    assert response.status_code == 304
+    assert names() == []
+    close(response)
+    assert names() == ["PAGE_VIEW", "CUSTOM_EVENT"]
+    close(response)
+    assert names() == ["PAGE_VIEW", "CUSTOM_EVENT"]
+
+
+def test_a_response_that_is_never_closed_stores_at_the_threads_next_request_end():
+    abandoned = through_middleware(product_page)
+    assert abandoned is not None and names() == []
+    close(through_middleware(lambda request: HttpResponse("<html>next</html>")))
+    assert names() == ["PAGE_VIEW", "PRODUCT_VIEW", "PAGE_VIEW"]
+
+
 def test_closing_twice_stores_once():
     response = through_middleware(product_page)
     close(response)
@@ -164,8 +195,29 @@ def test_a_failure_after_the_response_is_logged_and_counted_never_raised(
     assert after_response.lost_since(24) == 2
     snapshot = collect()
     assert snapshot.lost == 2
-    assert "events lost after their response (24 h): 2" in lines(snapshot)
+    assert any(
+        line.startswith("events lost after their response (24 h): 2") for line in lines(snapshot)
+    )
     assert snapshot.as_dict()["lost_after_response_24h"] == 2
+
+
+def test_anything_raised_while_storing_is_counted_with_the_events_names(
+    monkeypatch, settings, caplog
+):
+    from dengage_django.recording import after_response as module
+
+    def boom(events, strict=None):
+        raise RuntimeError("not a database error")
+
+    response = through_middleware(product_page)
+    monkeypatch.setattr(module, "store_batch", boom)
+    with caplog.at_level(logging.ERROR, logger="dengage_django"):
+        close(response)
+    assert "could not be stored after the response" in caplog.text
+    assert "2 Dengage event(s) of /p/1/ lost after the response: PAGE_VIEW, PRODUCT_VIEW" in (
+        caplog.text
+    )
+    assert after_response.lost_since(24) == 2
 
 
 def test_only_the_bad_row_is_lost_after_the_response(monkeypatch, settings):
@@ -192,6 +244,18 @@ def test_lost_counts_are_hourly_and_cover_a_day():
     after_response.count_lost(1, now=now)
     after_response.count_lost(4, now=now + 10)
     assert after_response.lost_since(24, now=now + 10) == 7
+
+
+def test_a_per_process_cache_says_the_count_is_this_processs(settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "shared": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "t"},
+    }
+    assert not after_response.counted_across_processes()
+    assert "0 in this process (DENGAGE_FLOOD_CACHE is not shared" in " ".join(lines(collect()))
+    settings.DENGAGE_FLOOD_CACHE = "shared"
+    assert after_response.counted_across_processes()
+    assert collect().as_dict()["lost_counted_across_processes"] is True
 
 
 def test_an_unreadable_cache_shows_unknown(settings):
@@ -227,14 +291,14 @@ def test_receivers_see_the_requests_tracker_after_the_response():
 @pytest.mark.django_db(transaction=True)
 def test_the_page_reaches_the_client_before_the_insert(live_server, monkeypatch):
     """Django's live server (a threaded WSGI server) with an INSERT that
-    takes a second: the client has the whole page long before the event is
-    stored, and the event is stored."""
+    takes two seconds: the client has the whole page long before the event
+    is stored, and the event is stored."""
     real_insert = outbox.insert
     started = threading.Event()
 
     def slow_insert(events):
         started.set()
-        time.sleep(1.0)
+        time.sleep(2.0)
         return real_insert(events)
 
     monkeypatch.setattr(outbox, "insert", slow_insert)
@@ -242,7 +306,7 @@ def test_the_page_reaches_the_client_before_the_insert(live_server, monkeypatch)
     response = requests.get(live_server.url + "/p/1/", headers={"User-Agent": DESKTOP}, timeout=10)
     elapsed = time.monotonic() - began
     assert response.status_code == 200 and "Runner" in response.text
-    assert elapsed < 0.8, elapsed
+    assert elapsed < 1.5, elapsed
     assert started.wait(5)
     deadline = time.monotonic() + 10
     while "PAGE_VIEW" not in names() and time.monotonic() < deadline:

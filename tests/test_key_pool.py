@@ -119,6 +119,28 @@ def test_the_pool_is_refilled_before_it_runs_dry(stub, settings):
         assert not any(LOCAL.fullmatch(value) for value in take_and_wait(pool, 2))
 
 
+def test_a_take_never_raises_when_no_thread_can_be_started(stub, monkeypatch, caplog):
+    import threading
+
+    pool, client = stub(lambda count: numbered(count))
+
+    real_start = threading.Thread.start
+    refused = []
+
+    def refuse_once(self):
+        if not refused:
+            refused.append(self)
+            raise RuntimeError("can't start new thread")
+        return real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", refuse_once)
+    taken = pool.take(2)
+    assert all(LOCAL.fullmatch(value) for value in taken)
+    assert "could not start fetching ids in the background" in caplog.text
+    take_and_wait(pool, 1)  # the next take tries again
+    assert client.asked == [100]
+
+
 def test_a_forked_child_forgets_the_parents_ids(stub, monkeypatch):
     import os
 

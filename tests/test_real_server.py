@@ -2,15 +2,16 @@
 
 A trimmed ``make bench-server``: gunicorn with 2 sync workers (or uvicorn
 with 2 worker processes: the async stack, whose events are stored from the
-response's ``close()`` as under WSGI) and ``DengageMiddleware``, 2 ``send_dengage_outbox --loop`` senders and the
-fake data center (its own process, ids from its ``/get/key``), loaded by
-bench/loadgen.py's browsing visitors for a few seconds at saturation then
-at about half of it. Only correctness is asserted, never timing: zero 5xx,
-every HTML page a visitor received delivered exactly once as a PAGE_VIEW
-(by pageUrl and userId), one userId per visitor, no "database is locked"
-nor deadlock in the server's and the senders' logs, an empty outbox once
-drained. The shop gets a database of its own (created and dropped here),
-never the test database. Skipped unless DATABASE_URL is PostgreSQL.
+response's ``close()`` as under WSGI) and ``DengageMiddleware``, 2
+``send_dengage_outbox --loop`` senders and the fake data center (its own
+process, ids from its ``/get/key``), loaded by bench/loadgen.py's browsing
+visitors for a few seconds at saturation then at about half of it. Only
+correctness is asserted, never timing: zero 5xx, every HTML page a visitor
+received delivered exactly once as a PAGE_VIEW (by pageUrl and userId), one
+userId per visitor, no "database is locked" nor deadlock in the server's
+and the senders' logs, an empty outbox once drained. The shop gets a
+database of its own (created and dropped here), never the test database.
+Skipped unless DATABASE_URL is PostgreSQL.
 """
 
 import os

@@ -32,13 +32,17 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from typing import TYPE_CHECKING
 
 from django.core.cache import caches
+from django.core.signals import request_finished
+from django.dispatch import receiver
 
 from ..conf import dengage_settings
 from ..tracking.context import current_tracker
+from .store import store_batch
 
 if TYPE_CHECKING:
     from django.http import HttpResponseBase
@@ -57,26 +61,71 @@ HOUR = 3600
 def store_after(tracker: Tracker, response: HttpResponseBase, *, now: bool = False) -> bool:
     """Store ``tracker``'s deferred events when ``response`` is closed (or
     ``now``); returns whether they were left for then (``False``: nothing to
-    store, or stored now, as for a response without Django's closers)."""
+    store, or stored now, as for a response without Django's closers).
+
+    A middleware above this one may answer with another response (a 304 from
+    ``ConditionalGetMiddleware``, a redirect): that one is closed instead.
+    Every response's ``close()`` sends ``request_finished``, so the tracker
+    is also kept for this thread, and :func:`_on_request_finished` stores
+    what no closer stored."""
     if not tracker.has_pending():
         return False
     closers = getattr(response, "_resource_closers", None)
     if now or not isinstance(closers, list):
-        _store(tracker, tracker.request.path)
+        _store(tracker)
         return False
-    closers.append(functools.partial(_store, tracker, tracker.request.path))
+    _waiting().append(tracker)
+    closers.append(functools.partial(_close, tracker))
     return True
 
 
-def _store(tracker: Tracker, path: str) -> None:
-    """Store, never raise; ``event_recorded`` receivers see the request's
-    tracker as during the request."""
+_thread = threading.local()
+
+
+def _waiting() -> list[Tracker]:
+    """Trackers of this thread whose events wait for a response's close()."""
+    waiting = getattr(_thread, "trackers", None)
+    if waiting is None:
+        waiting = _thread.trackers = []
+    return waiting
+
+
+@receiver(request_finished, dispatch_uid="dengage_django.after_response")
+def _on_request_finished(sender: object, **kwargs: object) -> None:
+    """Store what this thread's closed responses did not (the response the
+    middleware saw was replaced by another)."""
+    waiting = _waiting()
+    while waiting:
+        _store(waiting.pop(0))
+
+
+def _close(tracker: Tracker) -> None:
+    """The closer: store ``tracker``'s events, after those of this thread's
+    earlier requests whose response was never closed (recorded order)."""
+    waiting = _waiting()
+    if tracker not in waiting:  # closed in another thread
+        _store(tracker)
+        return
+    while waiting:
+        earlier = waiting.pop(0)
+        _store(earlier)
+        if earlier is tracker:
+            return
+
+
+def _store(tracker: Tracker) -> None:
+    """Store ``tracker``'s deferred events, never raise; ``event_recorded``
+    receivers see the request's tracker as during the request."""
+    events = tracker.drop_pending()
+    if not events:
+        return
+    path = tracker.request.path
     token = current_tracker.set(tracker)
     try:
-        lost = tracker.flush(strict=False)
-    except Exception:  # flush logs its own failures; this is anything else
+        lost = store_batch(events, strict=False)
+    except Exception:  # store_batch logs database errors; this is anything else
         logger.exception("Dengage events of %s could not be stored after the response", path)
-        lost = tracker.drop_pending()
+        lost = events
     finally:
         current_tracker.reset(token)
     if lost:
@@ -99,6 +148,22 @@ def count_lost(count: int, *, now: float | None = None) -> None:
             cache.incr(key, count)
     except Exception:
         logger.warning("could not count lost Dengage events in the cache", exc_info=True)
+
+
+#: Cache backends whose counts no other process can read.
+PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+def counted_across_processes() -> bool:
+    """Whether the cache counting lost events is shared between processes
+    (``dengage_status`` then sees what the web workers counted)."""
+    from django.conf import settings
+
+    backend = settings.CACHES.get(dengage_settings.FLOOD_CACHE, {}).get("BACKEND", "")
+    return bool(backend) and backend not in PER_PROCESS_CACHES
 
 
 def lost_since(hours: int = 24, *, now: float | None = None) -> int | None:

@@ -185,6 +185,17 @@ def store(events: Sequence[OutboxEvent], *, strict: bool | None = None) -> bool:
     return True
 
 
+def store_batch(events: Sequence[OutboxEvent], *, strict: bool | None = None) -> list:
+    """Store ``events`` in one INSERT; if that fails, each on its own, so one
+    bad row loses only itself. Returns the events that could not be stored
+    (a failure raises in strict mode)."""
+    if not events or store(events, strict=strict):
+        return []
+    if len(events) == 1:
+        return list(events)
+    return [event for event in events if not store([event], strict=strict)]
+
+
 def record(
     name: str, fields: Mapping[str, Any], *, strict: bool | None = None
 ) -> OutboxEvent | None:

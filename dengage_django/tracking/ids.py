@@ -131,9 +131,9 @@ class KeyPool:
                 daemon=True,
             )
             self._thread.start()
-        except Exception:  # no thread to be had: try again on a later take
+        except Exception as exc:  # no thread to be had: try again on a later take
             self._fetching.release()
-            raise
+            logger.warning("could not start fetching ids in the background: %s", exc)
 
     def _refill_then_release(self, missing):
         try:

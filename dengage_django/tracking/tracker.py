@@ -47,7 +47,15 @@ from .. import outbox
 from ..conf import dengage_settings
 from ..events import adapters
 from ..exceptions import DengageError, DengageValidationError
-from ..recording.store import default_fields, merge_fields, prepare, reject, request_fields, store
+from ..recording.store import (
+    default_fields,
+    merge_fields,
+    prepare,
+    reject,
+    request_fields,
+    store,
+    store_batch,
+)
 from .device import device_for
 from .identity import Identity
 from .policy import untracked_reason
@@ -218,12 +226,7 @@ class Tracker:
         done once the response is sent); if that fails, each on its own, so
         one bad row loses only itself. Returns the events that could not be
         stored (a failure raises in strict mode unless ``strict=False``)."""
-        events = self.drop_pending()
-        if not events or store(events, strict=strict):
-            return []
-        if len(events) == 1:
-            return events
-        return [event for event in events if not store([event], strict=strict)]
+        return store_batch(self.drop_pending(), strict=strict)
 
     # -- async forms ----------------------------------------------------------
 
