@@ -314,3 +314,60 @@ def test_the_page_reaches_the_client_before_the_insert(live_server, monkeypatch)
     assert "PAGE_VIEW" in names()
     page_view = OutboxEvent.objects.get(name="PAGE_VIEW")
     assert page_view.user_id == response.cookies["dengage_uid"]
+
+
+# -- Django's ASGI handler, driven as a server drives it ----------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_the_asgi_handler_events_are_stored_after_the_last_body_message(monkeypatch):
+    """ASGIHandler with a scope, receive and send, as uvicorn calls it: when
+    the last body message goes out nothing is stored yet; once the handler
+    is done (it closed the response, in the request's thread), the page's
+    events are. (Django's AsyncClient closes elsewhere: the middleware
+    stores before the response in test runs, switched off here.)"""
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from django.core.handlers.asgi import ASGIHandler
+
+    from dengage_django import middleware
+
+    monkeypatch.setattr(middleware, "in_test_run", lambda: False)
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/p/1/",
+        "raw_path": b"/p/1/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"user-agent", DESKTOP.encode())],
+        "client": ("127.0.0.1", 40000),
+        "server": ("testserver", 80),
+    }
+    stored_at_last_body = []
+    messages = []
+    received = []
+
+    async def receive():
+        if not received:
+            received.append(True)
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.sleep(3600)  # no disconnect while the handler runs
+
+    async def send(message):
+        messages.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            stored_at_last_body.extend(await sync_to_async(names)())
+
+    async def serve():
+        await ASGIHandler()(scope, receive, send)
+
+    asyncio.run(serve())
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    assert start["status"] == 200
+    assert stored_at_last_body == []
+    assert names() == ["PAGE_VIEW", "PRODUCT_VIEW"]

@@ -18,6 +18,7 @@ database has it (the second way by switching the feature flag off).
 
 import random
 import threading
+import time
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -282,7 +283,11 @@ def test_a_claim_committed_while_another_claim_reads_cannot_let_it_overtake(clai
 def test_workers_claiming_at_once_never_take_a_visitors_later_event_first(claim_path):
     """Four threads claim, check and mark sent as fast as they can, over 150
     visitors with 6 events each: every row a claim takes has each earlier
-    row of its visitor either sent already or in the same claim."""
+    row of its visitor either sent already or in the same claim. (Not on
+    SQLite: its claims take turns, and four threads polling its file starve
+    the writer into "database is locked".)"""
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite claims one at a time (test_two_workers_... covers it)")
     OutboxEvent.objects.bulk_create(
         outbox.new_event(
             "PAGE_VIEW", {"name": "PAGE_VIEW", "userId": f"u{i % 150}", "sessionId": "s"}
@@ -300,6 +305,7 @@ def test_workers_claiming_at_once_never_take_a_visitors_later_event_first(claim_
                 if not claimed:
                     if not OutboxEvent.objects.filter(status__in=OPEN).exists():
                         break
+                    time.sleep(0.005)  # another worker holds what is left
                     continue
                 mine = set(ids(claimed))
                 users = {event.user_id for event in claimed}
