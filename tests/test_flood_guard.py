@@ -22,8 +22,13 @@ PROXY = "10.0.0.5"
 
 
 @pytest.fixture(autouse=True)
-def guard(settings, request):
-    """A fresh local-memory cache per test and a limit of 30."""
+def guard(settings, request, monkeypatch):
+    """A fresh local-memory cache per test, a limit of 30, and the flood
+    guard's clock stopped mid-minute (a test crossing a minute would start
+    a new count halfway)."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(policy, "time", SimpleNamespace(time=lambda: 6_000_030.0))
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
