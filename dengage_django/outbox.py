@@ -496,7 +496,8 @@ def make_due(rows: OutboxEventQuerySet) -> int:
     """Clear the retry back-off of pending events among ``rows``; returns
     how many of ``rows`` are due now (live leases and finished rows are left
     alone)."""
-    rows.filter(status=Status.PENDING, next_attempt_at__gt=clock()).update(next_attempt_at=clock())
+    now = clock()
+    rows.filter(status=Status.PENDING, next_attempt_at__gt=now).update(next_attempt_at=now)
     return rows.due().count()
 
 

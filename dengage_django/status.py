@@ -11,12 +11,12 @@ table's indexes where it can be:
 * the oldest ``pending`` event overall, due or not, from ``(status, created_at)``;
 * the last success (the latest ``sent_at``);
 * the newest event that carries a delivery error, its text redacted;
-* the events sent in the last :data:`MISMATCH_WINDOW` whose answer did not
+* the events sent in the last :data:`WINDOW_HOURS` hours whose answer did not
   have one ``responses``/``campaigns`` entry per event (the sent rows keep
   the note), from ``(status, sent_at)``;
 
 and, from the cache, how many events could not be stored after their
-response went out in the last 24 hours (:mod:`.recording.after_response`).
+response went out in that window (:mod:`.recording.after_response`).
 
 :func:`problems` turns a snapshot into the reasons the command exits 1.
 """
@@ -39,8 +39,9 @@ Status = OutboxEvent.Status
 ERROR_STATUSES = (Status.PENDING, Status.IN_FLIGHT, Status.DEAD)
 #: The longest error text shown, after redaction.
 MAX_ERROR_LENGTH = 500
-#: How far back sent events with a mismatched answer are counted.
-MISMATCH_WINDOW = timedelta(hours=24)
+#: How far back mismatched answers and events lost after their response
+#: are counted.
+WINDOW_HOURS = 24
 
 
 @dataclass
@@ -64,11 +65,11 @@ class OutboxStatus:
     oldest_pending_at: datetime | None
     last_sent_at: datetime | None
     last_error: LastError | None
-    #: Events sent in the last :data:`MISMATCH_WINDOW` in a request whose
+    #: Events sent in the last :data:`WINDOW_HOURS` hours in a request whose
     #: answer had not one ``responses``/``campaigns`` entry per event.
     mismatched: int = 0
-    #: Events lost after their response in the last 24 hours (``None``: the
-    #: cache could not be read).
+    #: Events lost after their response in the last :data:`WINDOW_HOURS`
+    #: hours (``None``: the cache could not be read).
     lost: int | None = 0
     #: Whether ``lost`` counts every process's losses (a shared cache).
     lost_shared: bool = True
@@ -144,7 +145,7 @@ def collect(now=None):
     last_sent = events.filter(status=Status.SENT).aggregate(at=Max("sent_at"))["at"]
     now = now or timezone.now()
     mismatched = (
-        events.filter(status=Status.SENT, sent_at__gte=now - MISMATCH_WINDOW)
+        events.filter(status=Status.SENT, sent_at__gte=now - timedelta(hours=WINDOW_HOURS))
         .exclude(last_error="")
         .count()
     )
@@ -157,7 +158,7 @@ def collect(now=None):
         last_sent_at=last_sent,
         last_error=last_error(events),
         mismatched=mismatched,
-        lost=lost_since(24),
+        lost=lost_since(WINDOW_HOURS),
         lost_shared=counted_across_processes(),
     )
 
@@ -227,11 +228,12 @@ def lines(snapshot):
     out.append(f"oldest pending event: {ago(snapshot.oldest_pending_at, 'recorded ')}")
     last_sent = snapshot.last_sent_at
     out.append(f"last success: {'never' if last_sent is None else ago(last_sent)}")
-    out.append(f"sent with an answer not matching the events (24 h): {snapshot.mismatched}")
+    window = f"({WINDOW_HOURS} h)"
+    out.append(f"sent with an answer not matching the events {window}: {snapshot.mismatched}")
     lost = "unknown (the cache cannot be read)" if snapshot.lost is None else snapshot.lost
     if not snapshot.lost_shared:
         lost = f"{lost} in this process (DENGAGE_FLOOD_CACHE is not shared: see the web logs)"
-    out.append(f"events lost after their response (24 h): {lost}")
+    out.append(f"events lost after their response {window}: {lost}")
     error = snapshot.last_error
     out.append(
         "last error: none"

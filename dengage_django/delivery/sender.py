@@ -331,10 +331,10 @@ class Sender:
         """Release untried ``items``: after a transient failure, a visitor's
         events no sooner than that visitor's failed ones, the others after
         Retry-After (if any); at once otherwise."""
+        base = report.pause if after is Next.BACK_OFF else 0.0
         by_delay = {}
         for item in items:
-            delay = report.pause if after is Next.BACK_OFF else 0.0
-            delay = max(delay, lease.waits.get(item.user_id, 0.0)) if item.user_id else delay
+            delay = max(base, lease.waits.get(item.user_id, 0.0)) if item.user_id else base
             by_delay.setdefault(delay, []).append(item.id)
         for delay, ids in by_delay.items():
             outbox.release(ids, lease.token, delay_seconds=delay)

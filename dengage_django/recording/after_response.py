@@ -53,9 +53,9 @@ logger = logging.getLogger(__name__)
 
 #: Cache keys counting events lost after a response, one per hour.
 LOST_KEY_PREFIX = "dengage:lost-after-response:"
-#: How long a count is kept (seconds): a day, plus an hour of margin.
-LOST_KEY_TIMEOUT = 25 * 3600
 HOUR = 3600
+#: How long a count is kept (seconds): a day, plus an hour of margin.
+LOST_KEY_TIMEOUT = 25 * HOUR
 
 
 def store_after(tracker: Tracker, response: HttpResponseBase, *, now: bool = False) -> bool:

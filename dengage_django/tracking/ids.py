@@ -120,8 +120,13 @@ class KeyPool:
             self._refill_in_background(max(count - len(ids), 1))
         return ids + [local_id() for _ in range(count - len(ids))]
 
+    def _may_fetch(self):
+        """Whether a fetch may start now (no back-off running, none under
+        way); when it may, the caller holds ``_fetching`` and must release it."""
+        return time.monotonic() >= self._retry_at and self._fetching.acquire(blocking=False)
+
     def _refill_in_background(self, missing):
-        if time.monotonic() < self._retry_at or not self._fetching.acquire(blocking=False):
+        if not self._may_fetch():
             return
         try:
             self._thread = threading.Thread(
@@ -144,7 +149,7 @@ class KeyPool:
     def refill(self, missing=1):
         """Fetch one batch now, in this thread (unless one is under way or
         the back-off runs); returns whether a fetch was made."""
-        if time.monotonic() < self._retry_at or not self._fetching.acquire(blocking=False):
+        if not self._may_fetch():
             return False
         self._refill_then_release(missing)
         return True

@@ -20,8 +20,6 @@ from ...exceptions import DengageConfigurationError
 from ..arguments import positive_float, positive_int
 
 CONFIGURATION_EXIT = 2
-#: Statuses with a ``--purge-<status>-older-than DAYS`` option.
-PURGED = ("sent", "dead", "invalid")
 
 
 class Command(BaseCommand):
@@ -53,7 +51,7 @@ class Command(BaseCommand):
             action="store_true",
             help="give dead events a fresh set of attempts before sending",
         )
-        for status in PURGED:
+        for status in outbox.FINISHED:
             parser.add_argument(
                 f"--purge-{status}-older-than",
                 type=positive_int,
@@ -68,7 +66,7 @@ class Command(BaseCommand):
         if options["requeue_dead"]:
             count = outbox.requeue_dead()
             self.stdout.write(f"Requeued {count} dead events.")
-        for status in PURGED:
+        for status in outbox.FINISHED:
             days = options[f"purge_{status}_older_than"]
             if days:
                 count = outbox.purge(status, days)
