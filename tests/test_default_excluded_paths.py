@@ -43,3 +43,33 @@ def test_the_admin_is_excluded_where_it_is_mounted(settings):
     settings.STATIC_URL = "/static/"
     settings.MEDIA_URL = ""
     assert default_excluded_paths() == [r"/static/", r"/admin/"]
+
+
+def test_the_patterns_are_built_once_per_settings_and_urlconf(settings, monkeypatch):
+    # Built per request they cost a reverse() and a regex list on every page.
+    from dengage_django.tracking import policy
+
+    settings.STATIC_URL = "/static/"
+    built = []
+    original = policy.default_excluded_paths
+    monkeypatch.setattr(policy, "default_excluded_paths", lambda: built.append(1) or original())
+    assert is_excluded("/admin/") and not is_excluded("/shop/")
+    assert is_excluded("/static/a.css")
+    assert len(built) == 1
+
+
+def test_a_changed_setting_or_urlconf_builds_them_again(settings):
+    from django.urls import set_urlconf
+
+    settings.STATIC_URL = "/static/"
+    assert is_excluded("/admin/")
+    settings.STATIC_URL = "/assets/"  # setting_changed
+    assert is_excluded("/assets/a.css") and not is_excluded("/static/a.css")
+    settings.DENGAGE_EXCLUDED_PATHS = [r"/private/"]
+    assert is_excluded("/private/x")
+    set_urlconf(__name__)  # a request's own urlconf (request.urlconf): no admin there
+    try:
+        assert not is_excluded("/admin/") and is_excluded("/private/x")
+    finally:
+        set_urlconf(None)
+    assert is_excluded("/admin/")

@@ -25,7 +25,8 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import caches
-from django.urls import NoReverseMatch, reverse
+from django.core.signals import setting_changed
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.module_loading import import_string
 from django.utils.translation import get_language_from_path
 
@@ -68,10 +69,33 @@ def _compiled(patterns):
     return [re.compile(pattern) for pattern in patterns]
 
 
+#: Compiled patterns by (URLconf, script prefix): building them costs a
+#: ``reverse()`` per request otherwise. Emptied by ``setting_changed``.
+_patterns: dict[tuple, list] = {}
+
+
+def _forget_patterns(**kwargs):
+    _patterns.clear()
+
+
+setting_changed.connect(_forget_patterns, dispatch_uid="dengage_django.policy.patterns")
+
+
 def excluded_patterns():
-    """The defaults, then ``DENGAGE_EXCLUDED_PATHS`` (which adds to them)."""
-    extra = dengage_settings.EXCLUDED_PATHS or ()
-    return _compiled((*default_excluded_paths(), *extra))
+    """The defaults, then ``DENGAGE_EXCLUDED_PATHS`` (which adds to them).
+
+    Kept per URLconf (a request's own ``request.urlconf`` included) and
+    script prefix until a setting changes.
+    """
+    key = (get_urlconf(), get_script_prefix())
+    try:
+        return _patterns[key]
+    except KeyError:
+        extra = dengage_settings.EXCLUDED_PATHS or ()
+        if len(_patterns) >= 64:  # URLconfs made per request: do not grow
+            _patterns.clear()
+        patterns = _patterns[key] = _compiled((*default_excluded_paths(), *extra))
+        return patterns
 
 
 def is_excluded(path):
