@@ -205,10 +205,17 @@ class Sender:
 
     # -- runs ---------------------------------------------------------------
 
-    def drain(self, limit=None):
+    def drain(self, limit=None, *, short_claim_ends=False):
         """Send due events until none is due, ``limit`` is reached, a stop is
         requested, a configuration error occurs or the data center keeps
-        failing. Returns a :class:`DrainReport`."""
+        failing. Returns a :class:`DrainReport`.
+
+        ``short_claim_ends`` (the loop's): a claim that got fewer events than
+        it asked for, all sent, ends the run. The loop is caught up then, and
+        what arrives meanwhile waits for its next run, in a batch, instead
+        of a claim and a request for every new event (a visitor's event held
+        back behind one of that claim waits too).
+        """
         report = DrainReport()
         failures_in_row = 0
         while not self.stop_event.is_set():
@@ -224,6 +231,8 @@ class Sender:
             if self.on_progress:
                 self.on_progress(report)
             if after is Next.STOP or report.pause:
+                break
+            if short_claim_ends and after is Next.GO_ON and len(claimed) < wanted:
                 break
             failures_in_row = failures_in_row + 1 if after is Next.BACK_OFF else 0
             if failures_in_row >= MAX_CONSECUTIVE_FAILURES:
@@ -272,7 +281,9 @@ class Sender:
         while not self.stop_event.is_set():
             try:
                 self.purge()
-                report = self.drain(None if limit is None else limit - total.processed)
+                report = self.drain(
+                    None if limit is None else limit - total.processed, short_claim_ends=True
+                )
             except db.Error as exc:  # any database error, InterfaceError included
                 if connection.in_atomic_block:
                     raise  # the caller's transaction is broken: theirs to handle
@@ -300,8 +311,6 @@ class Sender:
                 pause = max(interval, dengage_settings.CONFIGURATION_ERROR_PAUSE)
             elif report.pause:
                 pause = max(interval, report.pause)
-            elif report.processed and not report.retrying:
-                pause = 0  # more may be due right away
             self.stop_event.wait(pause)
         return total
 

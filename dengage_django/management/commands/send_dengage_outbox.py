@@ -41,7 +41,7 @@ class Command(BaseCommand):
             "--interval",
             type=positive_float,
             default=5.0,
-            help="with --loop: seconds to wait when nothing is due (default 5)",
+            help="with --loop: seconds to wait once caught up (default 5)",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="show what is due; send and change nothing"
