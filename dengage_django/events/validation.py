@@ -35,6 +35,15 @@ Rules
   through :func:`visitor_text` instead, which cleans and cuts it and never
   fails. :func:`build_event` raises nothing but ``DengageValidationError``,
   whose field and message are themselves clean text.
+* INTERACTION and SEARCH (not in the guide; as the vendor's own clients
+  send them): INTERACTION's ``type`` is the vendor's code (``impression``,
+  ``widget-view``, ``click`` or another) kept as given, only stripped:
+  letters, digits, ``-``, ``_`` and ``.``, at most 64 characters;
+  ``instanceId`` (the campaign) is a required id, ``interactionId`` (the
+  action) an optional one. SEARCH's ``query`` is the visitor's text: a
+  string, cleaned, stripped and cut to ``DENGAGE_MAX_STRING_LENGTH`` in
+  every mode (never an error for broken or over-long text); blank is an
+  error.
 * Numbers: ``int``, finite ``float``, finite ``Decimal`` or a numeric string.
   Decimals and numeric strings become an ``int`` when integral, otherwise a
   ``float`` only if that float prints back the same digits (so
@@ -381,6 +390,33 @@ def _either(first, second, description):
     return check
 
 
+_INTERACTION_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _interaction_type(value, strict):
+    """The vendor's interaction code (``impression``, ``widget-view``,
+    ``click`` ...) as given, only stripped: any case, other codes too."""
+    value = _given(value, strict)
+    if not isinstance(value, str):
+        raise _Invalid(f"must be a string, got {_show(value)}")
+    value = value.strip()
+    if value and not _INTERACTION_TYPE.fullmatch(value):
+        raise _Invalid(
+            "must be an interaction type like 'impression', 'widget-view' or 'click' "
+            f"(letters, digits, '-', '_' or '.'; at most 64), got {_show(value)}"
+        )
+    return value  # blank: the schema says "must not be empty"
+
+
+def _visitor_query(value, strict):
+    """What the visitor typed in a search box: a string, cleaned, stripped
+    and cut to the cap (:func:`visitor_text`) in every mode."""
+    value = _as_str(value)
+    if not isinstance(value, str):
+        raise _Invalid(f"must be a string, got {_show(value)}")
+    return visitor_text(clean_text(value).strip()).rstrip()
+
+
 def _json_value(value, strict, depth=0):
     if depth > MAX_NESTING:
         raise _Invalid(f"nested more than {MAX_NESTING} levels deep")
@@ -569,6 +605,13 @@ _EVENT_FIELDS = {
         "custom": Field(_json_mapping),
     },
     "CUSTOM_EVENT": {"type": Field(_text, required=True)},
+    # Not in the guide; from the vendor's own clients (spec/PERSONALISATION.md).
+    "INTERACTION": {
+        "type": Field(_interaction_type, required=True),
+        "instanceId": Field(_identifier, required=True),
+        "interactionId": Field(_identifier),
+    },
+    "SEARCH": {"query": Field(_visitor_query, required=True)},
 }
 
 EVENT_NAMES = tuple(_EVENT_FIELDS)

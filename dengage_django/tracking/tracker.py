@@ -264,6 +264,23 @@ class Tracker:
         """:meth:`custom_event` for async views."""
         return await sync_to_async(self.custom_event)(type, params)
 
+    async def ainteraction(
+        self,
+        type: str,
+        *,
+        instance_id: str | int,
+        interaction_id: str | int | None = None,
+        **fields: Any,
+    ) -> OutboxEvent | None:
+        """:meth:`interaction` for async views."""
+        return await sync_to_async(self.interaction)(
+            type, instance_id=instance_id, interaction_id=interaction_id, **fields
+        )
+
+    async def asearch(self, query: str, **fields: Any) -> OutboxEvent | None:
+        """:meth:`search` for async views."""
+        return await sync_to_async(self.search)(query, **fields)
+
     async def apage(self, category: str | None = None, sub_category: str | None = None) -> None:
         """:meth:`page` for async views (it does no I/O; here for symmetry)."""
         self.page(category, sub_category)
@@ -426,3 +443,31 @@ class Tracker:
         self, type: str, params: Mapping[str, Any] | None = None
     ) -> OutboxEvent | None:
         return self.track("CUSTOM_EVENT", type=type, params=params)
+
+    # INTERACTION and SEARCH go straight to _record (not through track) so
+    # that on the event loop the message names their own async forms.
+
+    @_not_on_the_event_loop
+    def interaction(
+        self,
+        type: str,
+        *,
+        instance_id: str | int,
+        interaction_id: str | int | None = None,
+        **fields: Any,
+    ) -> OutboxEvent | None:
+        """INTERACTION ``type`` (``"impression"``, ``"widget-view"``,
+        ``"click"``...) with a campaign: ``instance_id`` is the widget's
+        instanceId, ``interaction_id`` its action id (the vendor's own
+        widgets always send it: pass it whenever you have one)."""
+        return self._record(
+            "INTERACTION",
+            {**fields, "type": type, "instance_id": instance_id, "interaction_id": interaction_id},
+        )
+
+    @_not_on_the_event_loop
+    def search(self, query: str, **fields: Any) -> OutboxEvent | None:
+        """SEARCH for ``query``, the visitor's search text: cleaned of broken
+        unicode and NULs, cut to ``DENGAGE_MAX_STRING_LENGTH`` and stripped,
+        never an error for that; a blank query is bad input."""
+        return self._record("SEARCH", {**fields, "query": query})
