@@ -3,6 +3,8 @@
 * events/ is pure: it imports nothing of the request side, the recording
   side, delivery or Django's request/response machinery;
 * delivery/ never imports tracking/ (the sender knows nothing of requests);
+* decisions/widgets.py and attribution.py are pure (recorded answers in,
+  widgets out);
 * outbox.py is the only module that changes an event's status.
 """
 
@@ -68,6 +70,23 @@ def test_events_take_no_request():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 arguments = [a.arg for a in node.args.args + node.args.kwonlyargs]
                 assert "request" not in arguments, f"{path.name}: {node.name}"
+
+
+def test_reading_answers_and_links_is_pure():
+    # decisions/ will also hold the live send (outbox, client); what reads an
+    # answer or a link stays pure, so it can be tested on recorded answers.
+    forbidden = (
+        "dengage_django.tracking",
+        "dengage_django.recording",
+        "dengage_django.delivery",
+        "dengage_django.middleware",
+        "dengage_django.outbox",
+        "dengage_django.models",
+        "django",
+    )
+    for name in ("widgets.py", "attribution.py"):
+        path = PACKAGE / "decisions" / name
+        assert not [n for n in imported(path) if n.startswith(forbidden)], name
 
 
 def test_delivery_never_imports_the_request_side():
