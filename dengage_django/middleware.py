@@ -84,6 +84,7 @@ class DengageMiddleware:
         tracker = request.dengage
         if tracker.active and is_page_view(request, response):
             self._step(request, tracker.record_page_view)
+        self._step(request, tracker.record_landing)
         self._step(request, tracker.identity.write_back, response)
         self._step(request, remember_request_consent, tracker)
         self._step(request, functools.partial(store_after, now=store_now), tracker, response)

@@ -146,6 +146,8 @@ def journeys(base_url, products, facts):
     phone = Visitor("phone (iPhone)", PHONE, base_url)
     phone.get("/")
     phone.get(f"/category/{first.category.slug}/")
+    facts["search"] = first.name.split()[0]
+    phone.get(f"/search/?q={facts['search']}")
     phone.get(f"/product/{first.slug}/")
     phone.post("/basket/add/", product_id=first.sku, quantity="2", **size(first))
     phone.get(f"/product/{second.slug}/")
@@ -171,7 +173,12 @@ def journeys(base_url, products, facts):
         password2=PASSWORD,
     )
     tablet.signed_in("deniz")
-    tablet.get(f"/product/{third.slug}/")
+    # From a Dengage e-mail campaign: its links carry Segmentify's utm_*.
+    facts["campaign"] = ("click", "mail-42", "act-1")
+    tablet.get(
+        f"/product/{third.slug}/?utm_source=segmentify&utm_medium=click"
+        "&utm_campaign=mail-42&utm_content=act-1"
+    )
     tablet.post("/wishlist/add/", product_id=third.sku)
     tablet.post(
         "/accounts/profile/", first_name="Deniz", last_name="Kaya", email="deniz.kaya@example.com"
@@ -241,6 +248,10 @@ def key_fields(event):
         return f"{event['step']} {event.get('username', '')} {extra}".rstrip()
     if name == "CUSTOM_EVENT":
         return f"{event['type']} {event.get('params', {})}"
+    if name == "SEARCH":
+        return repr(event["query"])
+    if name == "INTERACTION":
+        return f"{event['type']} {event['instanceId']} {event.get('interactionId', '')}".rstrip()
     return ""
 
 
@@ -317,6 +328,8 @@ def checks(events, visitors, facts):
     purchases = [e for e in events if is_webhook_purchase(e, facts)]
     updates = [e for e in events if is_staff_update(e, facts)]
     staff_ids = by_name["staff"].user_ids
+    searches = [e for e in events if e["name"] == "SEARCH"]
+    interactions = [e for e in events if e["name"] == "INTERACTION"]
     results = [
         (
             first.status_code == again.status_code == 200 and already_paid(again) and not cookies,
@@ -343,6 +356,19 @@ def checks(events, visitors, facts):
             and updates[0]["userId"] in deniz
             and updates[0]["userId"] not in staff_ids,
             "it is under deniz's userId (the tablet's at sign-up), not the staff member's",
+        ),
+        (
+            [(e["type"], e["instanceId"], e["interactionId"]) for e in interactions]
+            == [facts["campaign"]]
+            and all(e["userId"] in by_name["tablet"].user_ids for e in interactions)
+            and not any("utm_" in e.get("pageUrl", "") for e in events),
+            "the tablet's landing from an e-mail campaign was one INTERACTION click, "
+            "under its userId, and no pageUrl kept the campaign's parameters",
+        ),
+        (
+            [e["query"] for e in searches] == [facts["search"]]
+            and all(e["userId"] in by_name["phone"].user_ids for e in searches),
+            f"the phone's search for {facts['search']!r} was recorded once, under its userId",
         ),
     ]
     return results

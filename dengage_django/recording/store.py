@@ -20,6 +20,7 @@ from django.db import DatabaseError
 
 from .. import outbox
 from ..conf import dengage_settings
+from ..decisions.attribution import strip_attribution
 from ..events.users import user_fields, withhold_contact
 from ..events.validation import (
     build_event,
@@ -136,6 +137,11 @@ def merge_fields(defaults, given):
     return merged
 
 
+#: Wire fields holding a URL of the shop, reported without attribution
+#: parameters (:func:`~dengage_django.decisions.attribution.strip_attribution`).
+URL_FIELDS = ("pageUrl", "url")
+
+
 def prepare(name: str, fields: Mapping[str, Any], *, strict: bool | None = None) -> OutboxEvent:
     """Validate ``fields`` as event ``name``: an unsaved ``OutboxEvent``.
 
@@ -149,6 +155,11 @@ def prepare(name: str, fields: Mapping[str, Any], *, strict: bool | None = None)
         event = build_event(name, fields, strict=strict)
     except DengageValidationError as exc:
         return reject(name, fields, exc, strict=strict)
+    for key in URL_FIELDS:
+        if key in event:
+            # A widget link's attribution parameters say where a visit came
+            # from, not which page it is (the landing's INTERACTION has them).
+            event[key] = strip_attribution(event[key])
     return outbox.new_event(name, event)
 
 

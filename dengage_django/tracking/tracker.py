@@ -45,7 +45,9 @@ from django.utils import translation
 
 from .. import outbox
 from ..conf import dengage_settings
+from ..decisions.attribution import attribution_from_query
 from ..events import adapters
+from ..events.validation import build_event
 from ..exceptions import DengageError, DengageValidationError
 from ..recording.store import (
     default_fields,
@@ -300,6 +302,30 @@ class Tracker:
             self.category = category
         if sub_category is not None:
             self.sub_category = sub_category
+
+    def record_landing(self) -> OutboxEvent | None:
+        """The INTERACTION of a visitor who followed a widget's link: a GET
+        whose query carries ``_sgm_campaign``, ``_sgm_action`` and
+        ``_sgm_source`` (or ``utm_source=segmentify`` with ``utm_campaign``,
+        ``utm_medium`` and ``utm_content``); the middleware calls this. The
+        values are the visitor's: unusable ones record nothing, never an
+        error, in strict mode too."""
+        if self.request.method != "GET" or not self.active:
+            return None
+        found = attribution_from_query(self.request.GET)
+        if found is None:
+            return None
+        fields = {
+            "type": found.type,
+            "instanceId": found.instance_id,
+            "interactionId": found.interaction_id,
+        }
+        try:
+            build_event("INTERACTION", {**fields, "userId": "-", "sessionId": "-"})
+        except DengageValidationError as exc:
+            logger.debug("no INTERACTION for an unusable landing URL: %s", exc)
+            return None
+        return self._record("INTERACTION", fields)
 
     def record_page_view(self) -> OutboxEvent | None:
         """The automatic PAGE_VIEW (the middleware calls this; once at most)."""

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("category/<slug:slug>/", views.category, name="category"),
     path("product/<slug:slug>/", views.product, name="product"),
+    path("search/", views.search, name="search"),
     path("basket/", views.basket, name="basket"),
     path("basket/add/", views.basket_add, name="basket_add"),
     path("basket/remove/", views.basket_remove, name="basket_remove"),

@@ -74,6 +74,16 @@ def product(request, slug):
     return render(request, "store/product.html", {"product": product, "related": related})
 
 
+@require_GET
+def search(request):
+    query = request.GET.get("q", "").strip()[:100]
+    products = Product.objects.none()
+    if query:
+        products = Product.objects.filter(name__icontains=query).select_related("category")
+        request.dengage.search(query)
+    return render(request, "store/search.html", {"query": query, "products": products})
+
+
 # -- basket --------------------------------------------------------------------
 
 
