@@ -1,6 +1,7 @@
 """Real servers: the example shop under gunicorn and uvicorn, with and without the middleware.
 
     python bench/server.py [--servers gunicorn,uvicorn] [--seconds 30] [--quick]
+                           [--senders during|after]
 
 For each server, on PostgreSQL (``--database`` names the server; the
 default is postgres://postgres@127.0.0.1:5432/postgres, and databases of
@@ -16,7 +17,8 @@ its own are created and dropped there):
 * the fake Dengage data center in its own process: the shop's visitor ids
   come from its ``/get/key`` (``DENGAGE_ID_SOURCE=dengage``) and 2
   ``send_dengage_outbox --loop`` processes drain the "with" shop's outbox
-  to it while the load runs;
+  to it while the load runs (``--senders after``: only once the load is
+  over, which tells the middleware's own cost from the senders');
 * the load (bench/loadgen.py, one asyncio process): first each shop at
   saturation (``--concurrency`` visitors back to back), then each at half
   of the lower of the two saturation rates (visitors arriving at random,
@@ -32,7 +34,9 @@ its own are created and dropped there):
 
 Prints, per server: requests/s at saturation, p50/p95/p99 at half load on
 the product page and over all pages, with and without the middleware side
-by side and their ratios, against the issue's targets (reported, not
+by side and their ratios, the CPUs each part used at saturation (the
+shop, the senders, PostgreSQL, the fake data center, the load generator:
+a profile by process), against the issue's targets (reported, not
 asserted). Every visitor is a desktop Chrome on 127.0.0.1: loopback
 addresses are never counted by the flood guard, and
 ``DENGAGE_NEW_VISITORS_PER_MINUTE`` is set to a million besides, so
@@ -333,6 +337,51 @@ class Shop(Process):
             time.sleep(0.2)
 
 
+# -- where the CPU goes ----------------------------------------------------------
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _processes():
+    """``(pid, name, session, CPU seconds)`` of every process readable in
+    /proc; the CPU seconds include the reaped children's (a PostgreSQL
+    backend that exited is counted in its postmaster's)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                text = stat.read()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        # fields[0] is the state (field 3 of stat(5)): session is field 6,
+        # utime, stime, cutime, cstime fields 14 to 17.
+        session = int(fields[3])
+        ticks = sum(int(value) for value in fields[11:15])
+        yield int(entry), name, session, ticks / TICKS
+
+
+def cpu_by_role(roles):
+    """CPU seconds used so far by each role: ``roles`` maps a name to the
+    session ids (a :class:`Process` leads its own) or pids of its
+    processes; ``"postgresql"`` is every process named postgres, and
+    ``"load generator"`` this process."""
+    totals = dict.fromkeys([*roles, "postgresql"], 0.0)
+    for pid, name, session, seconds in _processes():
+        if name == "postgres":
+            totals["postgresql"] += seconds
+            continue
+        for role, ids in roles.items():
+            if session in ids or pid in ids:
+                totals[role] += seconds
+                break
+    own = os.times()
+    totals["load generator"] = own.user + own.system
+    return totals
+
+
 def senders(env, log_dir, prefix):
     argv = [
         sys.executable,
@@ -472,6 +521,8 @@ class Run:
         self.half = {}
         self.half_rate = None
         self.checks = []
+        #: side -> role -> CPU seconds per second at saturation
+        self.cpu = {}
 
 
 def one_server(kind, args, databases, template, catalogue, fake, log_dir, out=print):
@@ -490,9 +541,17 @@ def one_server(kind, args, databases, template, catalogue, fake, log_dir, out=pr
         )
         for side in sides
     }
-    workers = senders(shop_env(urls["with"], fake.url), log_dir, kind)
+    sender_env = shop_env(urls["with"], fake.url)
+    workers = senders(sender_env, log_dir, kind) if args.senders == "during" else []
     processes = [*shops.values(), *workers]
     users = iter(range(10**9))
+
+    def roles():
+        return {
+            "shop": {shop.process.pid for shop in shops.values()},
+            "senders": {worker.process.pid for worker in workers},
+            "data center": {fake.process.pid},
+        }
 
     def load(side, shape, phase, **options):
         names = [f"customer{next(users)}" for _ in range(args.users_per_phase)]
@@ -500,14 +559,19 @@ def one_server(kind, args, databases, template, catalogue, fake, log_dir, out=pr
         if args.max_requests:
             common["max_requests"] = args.max_requests
         if shape == "closed":
+            before, started = cpu_by_role(roles()), time.monotonic()
             result = loadgen.run_closed(
                 shops[side].url, catalogue, args.concurrency, args.seconds, **common, **options
             )
+            elapsed = time.monotonic() - started
+            after = cpu_by_role(roles())
+            run.cpu[side] = {role: (after[role] - before[role]) / elapsed for role in after}
         else:
             result = loadgen.run_open(
                 shops[side].url, catalogue, run.half_rate, args.seconds, **common, **options
             )
-        wait_drained(urls["with"])
+        if workers:
+            wait_drained(urls["with"])
         return result
 
     try:
@@ -522,6 +586,9 @@ def one_server(kind, args, databases, template, catalogue, fake, log_dir, out=pr
         run.half["without"] = load("without", "open", 4)
         for shop in shops.values():
             shop.stop()
+        if not workers:  # --senders after: the outbox is drained only now
+            workers = senders(sender_env, log_dir, kind)
+            processes.extend(workers)
         counts = wait_drained(urls["with"], timeout=args.drain_timeout)
         events = fake_events(fake)
     finally:
@@ -584,6 +651,12 @@ def report(runs, args, out=print):
             f"(without / with)"
         )
     out("")
+    out(f"CPU at saturation, in CPUs busy (warm-up included; the machine has {os.cpu_count()}):")
+    for run in runs:
+        for side in ("without", "with"):
+            shares = "  ".join(f"{role} {busy:.2f}" for role, busy in run.cpu[side].items())
+            out(f"  {run.kind:<9} {side:<8} {shares}  total {sum(run.cpu[side].values()):.2f}")
+    out("")
     out(
         "Targets (reported, not asserted): product page at half load with/without "
         "p50 <= 1.03, p99 <= 1.05; saturation with/without >= 0.90x."
@@ -630,6 +703,13 @@ def main():
         help="a PostgreSQL URL: its server gets this run's databases",
     )
     parser.add_argument("--quick", action="store_true", help="12 s phases (about 2 minutes)")
+    parser.add_argument(
+        "--senders",
+        choices=("during", "after"),
+        default="during",
+        help="run the 2 senders during the load (default) or only after it, "
+        "to tell the middleware's cost from the senders'",
+    )
     parser.add_argument("--prepare", help=argparse.SUPPRESS)
     parser.add_argument("--users", type=int, default=1000, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -650,8 +730,9 @@ def main():
     print(
         f"servers: {', '.join(f'{k} (CONN_MAX_AGE={CONN_MAX_AGE[k]})' for k in kinds)}, "
         f"{WORKERS} processes each; {SENDERS} senders "
-        f"(send_dengage_outbox --loop); PostgreSQL, the fake data center and the load "
-        f"generator (one asyncio process, aiohttp) run on the same {os.cpu_count()} CPUs: "
+        f"(send_dengage_outbox --loop) {args.senders} the load; PostgreSQL, the fake data "
+        f"center and the load generator (one asyncio process, aiohttp) run on the same "
+        f"{os.cpu_count()} CPUs: "
         f"'load cpu' is the generator's own share of one CPU at saturation."
     )
     print(
