@@ -508,7 +508,7 @@ def test_widget_from_action_reads_one_action():
 # --- the answer as a whole -----------------------------------------------------
 
 
-@pytest.mark.parametrize("status", ["NO_USERID", "FAIL", "success", "", None, 1, ["SUCCESS"]])
+@pytest.mark.parametrize("status", ["NO_USERID", "FAIL", "success", "", 1, ["SUCCESS"]])
 def test_only_a_success_answer_counts(status):
     body = answer([reco(static=[product("a")])], status=status)
 
@@ -518,13 +518,19 @@ def test_only_a_success_answer_counts(status):
     assert not decisions.ok and "statusCode" in decisions.reason
 
 
-def test_an_answer_without_status_code_does_not_count():
+@pytest.mark.parametrize("absent", [True, False])
+def test_an_answer_without_status_code_counts_as_the_guide_says(absent):
+    # The guide: "If your request body has a field statusCode, then you
+    # have an error"; its success carries none (or null).
     body = answer([reco(static=[product("a")])])
-    del body["statusCode"]
+    if absent:
+        del body["statusCode"]
+    else:
+        body["statusCode"] = None
 
     decisions = decisions_from_answer(body, 1)
 
-    assert not decisions.ok and decisions.widgets == []
+    assert decisions.ok and [p["productId"] for p in decisions.widgets[0].products] == ["a"]
 
 
 @pytest.mark.parametrize("sent", [2, 0, 3])

@@ -12,9 +12,11 @@ Rules
 * Pure: no request, no database, no network, no settings; the answer is
   never changed. Reading an answer never raises: any shape it does not
   expect degrades to "no widget", or skips just the item it concerns.
-* The answer counts only when its ``statusCode`` is ``"SUCCESS"`` (absent
-  is not enough here, unlike for delivery in ``delivery.answers``: the
-  vendor's web library reads decisions only then) and its ``responses``
+* The answer counts only when its ``statusCode`` is ``"SUCCESS"`` or absent
+  (``null``): the guide's success carries none ("If your request body has a
+  field statusCode, then you have an error"), the vendor's web library
+  checks for ``SUCCESS``, and the guide wins; as in ``delivery.answers``.
+  And its ``responses``
   list holds one entry per event sent, as does ``campaigns`` when present;
   otherwise the whole answer is dropped, as the vendor's library drops it,
   and :attr:`Decisions.reason` says why.
@@ -175,10 +177,8 @@ def decisions_from_answer(answer: Any, events_sent: int) -> Decisions:
 def _read_answer(answer: Any, events_sent: int) -> Decisions:
     if not isinstance(answer, Mapping):
         return Decisions.empty(f"the answer is not a JSON object: {_show(answer)}")
-    if "statusCode" not in answer:
-        return Decisions.empty("the answer has no statusCode")
     status = answer.get("statusCode")
-    if status != "SUCCESS":
+    if status is not None and status != "SUCCESS":
         return Decisions.empty(f"statusCode {_show(status)} is not SUCCESS")
     if not isinstance(events_sent, int) or isinstance(events_sent, bool) or events_sent < 0:
         return Decisions.empty(f"not a number of events: {_show(events_sent)}")

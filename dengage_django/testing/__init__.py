@@ -1,7 +1,8 @@
 """Test helpers: a fake Dengage data center, event capture, a pytest plugin.
 
 * :class:`FakeDengageServer` (:mod:`.server`): a real HTTP server that
-  answers like Dengage's data center, with fault injection;
+  answers like Dengage's data center, with fault injection and campaigns
+  (:class:`Campaign`, :class:`Source`);
   ``python -m dengage_django.testing`` runs it alone (:mod:`.__main__`).
 * :func:`capture_events`, :class:`CapturedEvents`, :func:`browser_client`
   and :data:`BROWSER_USER_AGENT` (:mod:`.capture`): assert on the events your
@@ -18,14 +19,19 @@ use.
 from typing import TYPE_CHECKING, Any
 
 from .server import (
+    COLLABORATIVE,
     DEFAULT_API_KEY,
     DEFAULT_ORIGIN,
     ENDPOINTS,
     EVENTS_PATH,
     KEYS_PATH,
     MAX_KEY_COUNT,
+    SMART_OFFERS,
+    STATIC_ITEMS,
+    Campaign,
     FakeDengageServer,
     RecordedRequest,
+    Source,
 )
 
 if TYPE_CHECKING:
@@ -41,16 +47,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BROWSER_USER_AGENT",
+    "COLLABORATIVE",
     "DEFAULT_API_KEY",
     "DEFAULT_ORIGIN",
     "ENDPOINTS",
     "EVENTS_PATH",
     "KEYS_PATH",
     "MAX_KEY_COUNT",
+    "SMART_OFFERS",
+    "STATIC_ITEMS",
+    "Campaign",
     "CapturedEvents",
     "FakeDengageServer",
     "InvalidEvent",
     "RecordedRequest",
+    "Source",
     "browser_client",
     "capture_events",
 ]
