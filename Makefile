@@ -79,7 +79,8 @@ shop: $(VENV_STAMP) ## run the example shop at http://127.0.0.1:8000 (fake data 
 	export DEBUG=true; \
 	$(VENV)/bin/python example_project/manage.py migrate --verbosity 0; \
 	$(VENV)/bin/python example_project/manage.py seed_shop; \
-	$(VENV)/bin/python -m dengage_django.testing --port 8765 & \
+	$(VENV)/bin/python -m dengage_django.testing --port 8765 \
+	  --campaigns example_project/campaigns.json & \
 	$(VENV)/bin/python example_project/manage.py send_dengage_outbox --loop --interval 2 \
 	  --no-progress & \
 	$(VENV)/bin/python example_project/manage.py runserver 127.0.0.1:8000

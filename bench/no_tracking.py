@@ -10,6 +10,8 @@ active). Sync and async, with no thread hop.
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
+from dengage_django.decisions import Decisions
+
 
 class _Untracked:
     """``request.dengage`` of an untracked request: every helper a no-op
@@ -21,6 +23,9 @@ class _Untracked:
 
     def __getattr__(self, name):
         return _nothing
+
+    def decide(self):
+        return Decisions.empty(self.untracked_reason)
 
 
 def _nothing(*args, **kwargs):

@@ -175,6 +175,8 @@ def shop_env(database_url, fake_url=None, middleware=True, conn_max_age=60):
         DENGAGE_ID_SOURCE="dengage",
         DENGAGE_NEW_VISITORS_PER_MINUTE="1000000",
         DENGAGE_STRICT="false",
+        # Tracking alone: no live call for recommendations on product pages.
+        SHOP_RECOMMENDATIONS="false",
     )
     return env
 

@@ -121,6 +121,11 @@ SETTINGS = (
             "after this"),
     Setting("CONFIGURATION_ERROR_PAUSE", 300.0, "float", "number>=0", "Delivery",
             "``--loop``: seconds to wait after a configuration error before trying again"),
+    # -- Decisions
+    Setting("LIVE_TIMEOUT", 0.3, "float", "number", "Decisions",
+            "seconds ``request.dengage.decide()`` waits for Dengage's answer (to connect, then "
+            "to read); late, the page renders without widgets and the sender delivers its "
+            "events"),
     # -- Identity
     Setting("ID_SOURCE", "dengage", "str", "id_source", "Identity",
             "where new ids come from: ``\"dengage\"`` (``/get/key``) or ``\"local\"``"),

@@ -27,6 +27,7 @@ import functools
 import logging
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from .conf import dengage_settings
 from .recording.after_response import store_after
@@ -37,6 +38,12 @@ from .tracking.policy import is_page_view
 from .tracking.tracker import Tracker
 
 logger = logging.getLogger(__name__)
+
+
+def per_visitor(response):
+    """A response built with the visitor's decisions is theirs alone."""
+    patch_vary_headers(response, ("Cookie",))
+    patch_cache_control(response, private=True)
 
 
 class DengageMiddleware:
@@ -85,6 +92,8 @@ class DengageMiddleware:
         if tracker.active and is_page_view(request, response):
             self._step(request, tracker.record_page_view)
         self._step(request, tracker.record_landing)
+        if tracker.decided:
+            self._step(request, per_visitor, response)
         self._step(request, tracker.identity.write_back, response)
         self._step(request, remember_request_consent, tracker)
         self._step(request, functools.partial(store_after, now=store_now), tracker, response)

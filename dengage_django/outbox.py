@@ -385,6 +385,58 @@ def _without_overtaking(
     return held - set(behind)
 
 
+# -- live sends (decisions.live) -------------------------------------------------
+
+
+def claim_visitor(user_id: str, token: str, *, lease_seconds: float) -> list[Claimed] | None:
+    """Take one visitor's due events under lease ``token`` for a live send
+    (they go first in its POST); ``[]`` when the visitor has nothing open.
+
+    ``None``, taking nothing, when sending now would overtake one of the
+    visitor's open events: one backing off, or in flight under another
+    lease (a sender's request, another live send, a lease that ran out:
+    its worker may still be sending). The check follows the update, in one
+    transaction, so a sender claiming at the same moment is seen.
+    """
+    if not user_id:
+        return None
+    open_rows = events().filter(user_id=user_id, status__in=CLAIMABLE)
+    with transaction.atomic(using=db_alias()):
+        open_rows.filter(status=Status.PENDING, next_attempt_at__lte=clock()).update(
+            status=Status.IN_FLIGHT, lease_owner=token, next_attempt_at=clock(plus=lease_seconds)
+        )
+        if open_rows.exclude(status=Status.IN_FLIGHT, lease_owner=token).exists():
+            transaction.set_rollback(True, using=db_alias())
+            return None
+    rows = events().held_by(token).filter(user_id=user_id).order_by("id")
+    return [
+        Claimed(pk, name, payload, attempts, user)
+        for pk, name, payload, attempts, user in rows.values_list(
+            "id", "name", "payload", "attempts", "user_id"
+        )
+    ]
+
+
+def record_leased(
+    rows: Sequence[OutboxEvent], token: str, *, lease_seconds: float
+) -> Sequence[OutboxEvent]:
+    """Store unsaved valid rows already in flight under lease ``token`` (a
+    live send's new events), in the current transaction if any: no sender
+    takes them, nor their visitors' later events, until the lease owner
+    marks them sent or releases them, or the lease runs out
+    (``lease_seconds`` on this process's clock: give it a margin)."""
+    if not token or not lease_seconds > 0:
+        raise ValueError("a live lease needs a token and a positive duration")
+    if any(row.status != Status.PENDING for row in rows):
+        raise ValueError("only valid, unsaved events are sent live")
+    expiry = timezone.now() + timedelta(seconds=lease_seconds)
+    for row in rows:
+        row.status = Status.IN_FLIGHT
+        row.lease_owner = token
+        row.next_attempt_at = expiry
+    return record(rows)
+
+
 def _held(ids: Iterable[int], token: str) -> OutboxEventQuerySet:
     return events().held_by(token, ids)
 

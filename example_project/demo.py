@@ -21,6 +21,8 @@ Exits non-zero if any of the six event types is missing or a check fails.
 Nothing leaves the machine: the shop talks to the fake data center only.
 """
 
+import html
+import json
 import os
 import re
 import sys
@@ -52,6 +54,8 @@ MAC = (
 )
 CRAWLER = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 PASSWORD = "a-demo-pass-123"
+#: The example campaign (example_project/campaigns.json) the fake answers.
+WIDGET = "also-viewed"
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -150,7 +154,13 @@ def journeys(base_url, products, facts):
     phone.get(f"/search/?q={facts['search']}")
     phone.get(f"/product/{first.slug}/")
     phone.post("/basket/add/", product_id=first.sku, quantity="2", **size(first))
-    phone.get(f"/product/{second.slug}/")
+    page = phone.get(f"/product/{second.slug}/")
+    # Dengage's "You may also like" widget (live, from the fake data center,
+    # which learned the first product): the phone follows its first link.
+    links = re.findall(r'<a href="([^"]*_sgm_campaign=[^"]*)"', page.text)
+    facts["widget links"] = [html.unescape(link) for link in links]
+    if links:
+        phone.get(facts["widget links"][0])
     phone.post("/basket/add/", product_id=second.sku, quantity="1", **size(second))
     phone.post("/basket/remove/", product_id=second.sku)
     phone.get("/checkout/customer/")
@@ -330,6 +340,9 @@ def checks(events, visitors, facts):
     staff_ids = by_name["staff"].user_ids
     searches = [e for e in events if e["name"] == "SEARCH"]
     interactions = [e for e in events if e["name"] == "INTERACTION"]
+    mail = [e for e in interactions if e["instanceId"] == facts["campaign"][1]]
+    widget = [e for e in interactions if e["instanceId"] == WIDGET]
+    phone_ids = by_name["phone"].user_ids
     results = [
         (
             first.status_code == again.status_code == 200 and already_paid(again) and not cookies,
@@ -358,12 +371,19 @@ def checks(events, visitors, facts):
             "it is under deniz's userId (the tablet's at sign-up), not the staff member's",
         ),
         (
-            [(e["type"], e["instanceId"], e["interactionId"]) for e in interactions]
-            == [facts["campaign"]]
-            and all(e["userId"] in by_name["tablet"].user_ids for e in interactions)
+            [(e["type"], e["instanceId"], e["interactionId"]) for e in mail] == [facts["campaign"]]
+            and all(e["userId"] in by_name["tablet"].user_ids for e in mail)
             and not any("utm_" in e.get("pageUrl", "") for e in events),
             "the tablet's landing from an e-mail campaign was one INTERACTION click, "
             "under its userId, and no pageUrl kept the campaign's parameters",
+        ),
+        (
+            bool(facts["widget links"])
+            and any(e["type"] == "impression" and e["userId"] in phone_ids for e in widget)
+            and [e["userId"] in phone_ids for e in widget if e["type"] == "click"] == [True]
+            and all(e["interactionId"] == "act_" + WIDGET for e in widget),
+            f"the phone saw Dengage's widget ({len(facts['widget links'])} products, rendered "
+            "live) and followed a link: impressions, and one click under its userId",
         ),
         (
             [e["query"] for e in searches] == [facts["search"]]
@@ -377,11 +397,13 @@ def checks(events, visitors, facts):
 def main():
     started = time.monotonic()
     from dengage_django.events.validation import EVENT_NAMES
-    from dengage_django.testing import FakeDengageServer
+    from dengage_django.testing import Campaign, FakeDengageServer
 
     api_key = "11111111-2222-3333-4444-555555555555"
     origin = "https://shop.example.com"
     fake = FakeDengageServer(api_key=api_key, origin=origin).start()
+    with open(Path(__file__).with_name("campaigns.json")) as campaigns:
+        fake.add_campaigns(Campaign.from_dict(c) for c in json.load(campaigns))
     workdir = tempfile.mkdtemp(prefix="dengage-demo-")
     os.environ.update(
         DJANGO_SETTINGS_MODULE="example_project.shop.settings",

@@ -31,4 +31,6 @@ urlpatterns = [
     path("async/basket/", views.async_basket),
     path("fail/", views.record_then_fail),
     path("staff/orders/new/", views.staff_create_order),
+    path("recommended/<int:pk>/", views.recommended),
+    path("async/recommended/", views.async_recommended),
 ]

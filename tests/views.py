@@ -220,3 +220,13 @@ def staff_create_order(request):
 
     Order.objects.create(customer_id=request.POST["customer"], total=Decimal("10"))
     return HttpResponse("<p>order created</p>")
+
+
+def recommended(request, pk):
+    return render(request, "recommended.html", {"product": PRODUCTS[pk]})
+
+
+async def async_recommended(request):
+    await request.dengage.aproduct_view(PRODUCTS[1])
+    decisions = await request.dengage.adecide()
+    return HttpResponse("widgets: " + ",".join(w.instance_id for w in decisions.widgets))

@@ -23,7 +23,8 @@ import enum
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 CONFIGURATION_CODES = frozenset(
@@ -75,6 +76,8 @@ class Answer:
     #: On a success whose ``responses``/``campaigns`` do not hold one entry
     #: per event sent: what differs, with the counts (else ``None``).
     mismatch: str | None = None
+    #: A success's decoded body (Dengage's decisions, :mod:`..decisions`).
+    data: Any = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self):
@@ -132,7 +135,9 @@ def _mismatch(data, count):
 def _status_code_answer(http_status, code, data, count):
     """An answer carrying a ``statusCode`` (or none) in a 2xx body ``data``."""
     if code is None or code == "SUCCESS":
-        return Answer(Outcome.SUCCESS, "", http_status, code, mismatch=_mismatch(data, count))
+        return Answer(
+            Outcome.SUCCESS, "", http_status, code, mismatch=_mismatch(data, count), data=data
+        )
     code = _safe(code if isinstance(code, str) else json.dumps(code))
     if code in CONFIGURATION_CODES:
         return Answer(Outcome.CONFIGURATION, f"Dengage answered {code}", http_status, code)

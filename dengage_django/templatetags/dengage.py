@@ -1,4 +1,4 @@
-"""Template tags: ``{% load dengage %}``. Each renders nothing.
+"""Template tags: ``{% load dengage %}``.
 
 * ``{% dengage_page "Product Page" "Men > Sports" %}``: the category and
   subCategory of this page's PAGE_VIEW;
@@ -6,9 +6,13 @@
   arguments): a PRODUCT_VIEW;
 * ``{% dengage_checkout "basket" basket %}``: a CHECKOUT step of a basket;
 * ``{% dengage_custom_event "wishlist_add" product_id=p.pk %}``: a
-  CUSTOM_EVENT whose keyword arguments become its ``params``.
+  CUSTOM_EVENT whose keyword arguments become its ``params``;
+* ``{% dengage_recommendations as widgets %}`` (after the tags above): the
+  page's events sent live, Dengage's recommendation widgets in ``widgets``
+  (``request.dengage.decide().widgets``; an empty list when late, failed,
+  untracked or not configured).
 
-They use ``request.dengage`` (the ``request`` context processor or a
+The first four render nothing. They use ``request.dengage`` (the ``request`` context processor or a
 ``RequestContext`` must provide ``request``); rendered without a request, or
 without the middleware, they do nothing. A bad event never breaks the page
 outside strict mode.
@@ -64,3 +68,17 @@ def dengage_checkout(context: Context, step: str, basket: Any, **fields: Any) ->
 @register.simple_tag(takes_context=True)
 def dengage_custom_event(context: Context, type: str, **params: Any) -> str:
     return _call(context, "custom_event", type, params or None)
+
+
+@register.simple_tag(takes_context=True)
+def dengage_recommendations(context: Context) -> list[Any]:
+    tracker = getattr(context.get("request"), "dengage", None)
+    if tracker is None:
+        return []
+    try:
+        return list(tracker.decide().widgets)
+    except Exception:
+        if dengage_settings.STRICT:
+            raise
+        logger.exception("{% dengage_recommendations %} failed")
+        return []

@@ -45,7 +45,9 @@ from django.utils import translation
 
 from .. import outbox
 from ..conf import dengage_settings
+from ..decisions import live
 from ..decisions.attribution import attribution_from_query
+from ..decisions.widgets import Decisions
 from ..events import adapters
 from ..events.validation import build_event
 from ..exceptions import DengageError, DengageValidationError
@@ -119,6 +121,7 @@ class Tracker:
         #: Every event this tracker stored, in order.
         self.events: list[OutboxEvent] = []
         self._viewed_products: set[str] = set()
+        self._decisions: Decisions | None = None
 
     def __repr__(self) -> str:
         return f"<Tracker {self.request.method} {self.request.path!r} active={self.active}>"
@@ -213,6 +216,53 @@ class Tracker:
     def _committed(self) -> None:
         self._pending.extend(self._awaiting_commit)
         self._awaiting_commit = []
+
+    def in_own_transaction(self) -> bool:
+        """Whether a transaction opened during the request (the view's, or
+        ``ATOMIC_REQUESTS``') is open: what is written now shows only once
+        it commits."""
+        return self._depth() > self._base_depth
+
+    def keep_pending(self, events: Iterable[OutboxEvent]) -> None:
+        """Put deferred events back ahead of the others (a live send that
+        did not happen gives them back)."""
+        self._pending[:0] = list(events)
+
+    # -- decisions ------------------------------------------------------------
+
+    @property
+    def decided(self) -> bool:
+        """Whether :meth:`decide` was called: the response is per visitor."""
+        return self._decisions is not None
+
+    @_not_on_the_event_loop
+    def decide(self) -> Decisions:
+        """Send this request's events (its PAGE_VIEW included, with the
+        category set so far) live and return Dengage's :class:`Decisions`
+        (see :mod:`..decisions.live`); the same object on later calls. The
+        widgets returned are recorded as INTERACTION impressions. Late,
+        failed, untracked or not configured: no widget, and the events are
+        delivered by the sender."""
+        if self._decisions is not None:
+            return self._decisions
+        try:
+            decisions = live.decide(self)
+        except Exception:
+            if dengage_settings.STRICT:
+                raise
+            logger.exception("request.dengage.decide() failed; the page gets no widget")
+            decisions = Decisions.empty("failed (see the log)")
+        self._decisions = decisions
+        for widget in decisions.widgets:
+            self.interaction(
+                "impression", instance_id=widget.instance_id, interaction_id=widget.action_id
+            )
+        return decisions
+
+    async def adecide(self) -> Decisions:
+        """:meth:`decide` for async views."""
+        decisions = await sync_to_async(self.decide)()
+        return decisions if decisions is not None else Decisions.empty("failed")
 
     def has_pending(self) -> bool:
         """Whether deferred events wait for :meth:`flush`."""

@@ -83,4 +83,8 @@ DENGAGE_ID_SOURCE = env("DENGAGE_ID_SOURCE", default="dengage")
 
 # Shared with the (pretend) payment provider: it signs each webhook call's
 # body with it (HMAC-SHA256, see ``store/payments.py``). Set a real one.
+# Product pages ask Dengage for its recommendation widgets while they
+# render (request.dengage.decide()); bench/server.py turns this off to
+# measure tracking alone.
+SHOP_RECOMMENDATIONS = env.bool("SHOP_RECOMMENDATIONS", default=True)
 PAYMENT_WEBHOOK_SECRET = env("PAYMENT_WEBHOOK_SECRET", default="example-shop-webhook-secret")

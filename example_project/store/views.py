@@ -1,5 +1,6 @@
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import get_user_model, login
@@ -71,7 +72,12 @@ def product(request, slug):
         .exclude(pk=product.pk)
         .select_related("category")[:4]
     )
-    return render(request, "store/product.html", {"product": product, "related": related})
+    context = {
+        "product": product,
+        "related": related,
+        "recommendations": settings.SHOP_RECOMMENDATIONS,
+    }
+    return render(request, "store/product.html", context)
 
 
 @require_GET

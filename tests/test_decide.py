@@ -1,0 +1,248 @@
+"""request.dengage.decide(): the page's events sent live with a deadline,
+Dengage's widgets back, every event delivered exactly once whatever the
+live call did (real HTTP to the fake data center)."""
+
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.template import Context, Template
+from django.test import AsyncClient, Client, RequestFactory
+
+from dengage_django import outbox
+from dengage_django.decisions import Decisions, live
+from dengage_django.delivery.sender import Sender
+from dengage_django.models import OutboxEvent
+from dengage_django.testing import SMART_OFFERS, Source
+from dengage_django.tracking.tracker import Tracker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DESKTOP = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+)
+Status = OutboxEvent.Status
+
+
+@pytest.fixture(autouse=True)
+def fresh_circuit():
+    live.reset()
+    yield
+    live.reset()
+
+
+@pytest.fixture
+def campaign(fake_server):
+    fake_server.add_campaign(
+        instance_id="also",
+        title="You may also like",
+        sources=[Source(SMART_OFFERS, item_count=3)],
+        static_products=[
+            {"productId": pid, "name": f"Shoe {pid}", "url": f"/p/{pid}/"}
+            for pid in ("P7", "P8", "P9")
+        ],
+        events=("PRODUCT_VIEW",),
+    )
+    return fake_server
+
+
+def posts(fake):
+    return [r for r in fake.requests if r.path.endswith("/add/events/v1.json")]
+
+
+def tracker_for(path="/p/1/", cookies=None):
+    request = RequestFactory().get(path, headers={"user-agent": DESKTOP, "accept": "text/html"})
+    request.session = {}
+    request.COOKIES.update(cookies or {})
+    return Tracker(request, deferred=True)
+
+
+def statuses():
+    return list(OutboxEvent.objects.order_by("id").values_list("name", "status"))
+
+
+def test_decide_sends_the_page_live_and_returns_the_widgets(campaign):
+    tracker = tracker_for()
+    tracker.page("Product Page")
+    tracker.product_view(product_id="P1", title="Runner", price=10, url="/p/1/")
+    decisions = tracker.decide()
+    [widget] = decisions.widgets
+    assert (widget.instance_id, widget.action_id, widget.title) == (
+        "also",
+        "act_also",
+        "You may also like",
+    )
+    assert [p["productId"] for p in widget.products] == ["P7", "P8", "P9"]
+    assert "_sgm_campaign=also" in widget.products[0]["url"]
+    # Sent once, live: both rows sent; the middleware will not add a PAGE_VIEW.
+    assert statuses() == [("PAGE_VIEW", Status.SENT), ("PRODUCT_VIEW", Status.SENT)]
+    assert [e["name"] for e in campaign.events] == ["PAGE_VIEW", "PRODUCT_VIEW"]
+    assert campaign.events[0]["category"] == "Product Page"
+    assert tracker.record_page_view() is None
+    # The impression waits for the response, like the page's other events.
+    assert not OutboxEvent.objects.filter(name="INTERACTION").exists()
+    assert tracker.flush() == []
+    [impression] = OutboxEvent.objects.filter(name="INTERACTION").values_list("payload", flat=True)
+    assert impression["type"] == "impression"
+    assert (impression["instanceId"], impression["interactionId"]) == ("also", "act_also")
+
+
+def test_decide_twice_sends_nothing_new_and_returns_the_same_object(campaign):
+    tracker = tracker_for()
+    first = tracker.decide()
+    tracker.product_view(product_id="P1", title="Runner", price=10)
+    assert tracker.decide() is first
+    assert len(posts(campaign)) == 1
+
+
+def test_a_late_answer_leaves_the_events_to_the_sender_delivered_once(campaign, settings):
+    settings.DENGAGE_LIVE_TIMEOUT = 0.1
+    campaign.delay_next(0.5)
+    tracker = tracker_for()
+    started = time.monotonic()
+    decisions = tracker.decide()
+    elapsed = time.monotonic() - started
+    assert decisions.widgets == [] and not decisions.ok and "timed out" in decisions.reason
+    assert elapsed < 0.1 * 2 + 0.2  # connect and read each within the deadline
+    assert statuses() == [("PAGE_VIEW", Status.PENDING)]
+    row = OutboxEvent.objects.get()
+    assert row.attempts == 0
+    # The data center took the late POST: the sender sends it again (the
+    # documented duplicate window of a late success), once.
+    time.sleep(0.6)
+    assert Sender().drain().sent == 1
+    assert statuses() == [("PAGE_VIEW", Status.SENT)]
+    assert Sender().drain().processed == 0
+
+
+def test_a_failing_data_center_leaves_them_to_the_sender(campaign):
+    campaign.fail_next(status=503)
+    tracker = tracker_for()
+    assert tracker.decide().widgets == []
+    assert statuses() == [("PAGE_VIEW", Status.PENDING)]
+    assert Sender().drain().sent == 1
+    assert [e["name"] for e in campaign.events] == ["PAGE_VIEW"]
+
+
+def test_failures_in_a_row_open_the_circuit_and_pages_stop_waiting(campaign, settings):
+    settings.DENGAGE_LIVE_TIMEOUT = 0.05
+    for _ in range(live.CIRCUIT_FAILURES):
+        campaign.fail_next(status=503)
+        assert not tracker_for().decide().ok
+    before = len(posts(campaign))
+    started = time.monotonic()
+    decisions = tracker_for().decide()
+    assert time.monotonic() - started < 0.05
+    assert "circuit" in decisions.reason
+    assert len(posts(campaign)) == before  # not even tried
+    # Its events stay with the request (the middleware stores them after
+    # the response), and every event is delivered later, once.
+    late = tracker_for()
+    late.decide()
+    late.record_page_view()
+    assert late.flush() == []
+    assert Sender().drain().sent == live.CIRCUIT_FAILURES + 1
+    assert len(campaign.events) == live.CIRCUIT_FAILURES + 1
+
+
+def test_the_circuit_closes_after_its_pause(campaign, monkeypatch):
+    for _ in range(live.CIRCUIT_FAILURES):
+        campaign.fail_next(status=503)
+        tracker_for().decide()
+    assert "circuit" in tracker_for().decide().reason
+    later = time.monotonic() + live.CIRCUIT_OPEN_SECONDS + 1
+    monkeypatch.setattr(live, "_now", lambda: later)
+    assert tracker_for().decide().ok
+
+
+def test_a_configuration_error_pauses_live_calls(campaign, settings):
+    settings.DENGAGE_API_KEY = "wrong"
+    assert "NO_ACCOUNT" in tracker_for().decide().reason
+    before = len(posts(campaign))
+    decisions = tracker_for().decide()
+    assert "configuration" in decisions.reason and not decisions.ok
+    assert len(posts(campaign)) == before
+
+
+def test_the_visitors_earlier_events_go_first_and_nothing_overtakes(campaign):
+    cookies = {"dengage_uid": "u" * 20}
+    earlier = tracker_for("/", cookies)
+    earlier.record_page_view()
+    earlier.flush()  # the previous page, still waiting for the sender
+    tracker = tracker_for("/p/1/", cookies)
+    tracker.product_view(product_id="P1", title="Runner", price=10)
+    decisions = tracker.decide()
+    assert decisions.ok and decisions.widgets  # the PRODUCT_VIEW's answer
+    assert [e["pageUrl"] for e in campaign.events] == [
+        "http://testserver/",
+        "http://testserver/p/1/",
+        "http://testserver/p/1/",
+    ]
+    assert set(OutboxEvent.objects.values_list("status", flat=True)) == {Status.SENT}
+
+
+def test_no_live_send_while_an_earlier_event_of_the_visitor_is_in_flight(campaign):
+    cookies = {"dengage_uid": "u" * 20}
+    earlier = tracker_for("/", cookies)
+    earlier.record_page_view()
+    earlier.flush()
+    outbox.claim(10, lease_seconds=30)  # a sender is sending it
+    tracker = tracker_for("/p/1/", cookies)
+    tracker.product_view(product_id="P1", title="Runner", price=10)
+    decisions = tracker.decide()
+    assert not decisions.ok and "order" in decisions.reason
+    assert posts(campaign) == []
+    # The page's events stay with the request, stored after the response.
+    assert tracker.has_pending()
+
+
+@pytest.mark.parametrize("setting", ["DENGAGE_API_KEY", "DENGAGE_DATA_CENTER_URL"])
+def test_not_configured_means_no_decisions_and_events_kept(settings, setting):
+    setattr(settings, setting, "")
+    tracker = tracker_for()
+    tracker.product_view(product_id="P1", title="Runner", price=10)
+    decisions = tracker.decide()
+    assert decisions == Decisions.empty(decisions.reason) and "not configured" in decisions.reason
+    assert tracker.has_pending()
+
+
+def test_an_untracked_request_decides_nothing(fake_server):
+    request = RequestFactory().get("/", headers={"user-agent": "Googlebot/2.1"})
+    request.session = {}
+    assert Tracker(request, deferred=True).decide().reason == "not tracked"
+    assert posts(fake_server) == []
+
+
+def test_the_template_tag_through_the_middleware_with_caching_headers(campaign):
+    client = Client(headers={"user-agent": DESKTOP})
+    response = client.get("/recommended/1/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "You may also like" in html and "_sgm_source=act_also" in html
+    assert "Cookie" in response["Vary"]
+    assert "private" in response["Cache-Control"]
+    names = [e["name"] for e in campaign.events]
+    assert names == ["PAGE_VIEW", "PRODUCT_VIEW"]  # one PAGE_VIEW
+    impressions = OutboxEvent.objects.filter(name="INTERACTION")
+    assert list(impressions.values_list("status", flat=True)) == [Status.PENDING]
+
+
+def test_the_tag_renders_an_empty_list_without_a_request_or_middleware():
+    out = Template(
+        "{% load dengage %}{% dengage_recommendations as widgets %}[{{ widgets|length }}]"
+    ).render(Context({}))
+    assert out == "[0]"
+
+
+def test_adecide_in_an_async_view(campaign):
+    client = AsyncClient()
+    response = async_to_sync(client.get)("/async/recommended/", headers={"user-agent": DESKTOP})
+    assert response.status_code == 200
+    assert response.content.decode() == "widgets: also"
+    assert [e["name"] for e in campaign.events] == ["PAGE_VIEW", "PRODUCT_VIEW"]
+    assert set(OutboxEvent.objects.values_list("name", "status")) == {
+        ("PAGE_VIEW", Status.SENT),
+        ("PRODUCT_VIEW", Status.SENT),
+        ("INTERACTION", Status.PENDING),
+    }

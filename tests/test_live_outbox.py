@@ -1,0 +1,129 @@
+"""The outbox's part in live sends (request.dengage.decide()): a visitor's
+open events taken for a live POST, the request's new events stored under
+the same lease, and nothing overtaking or sent twice."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+import dengage_django
+from dengage_django import outbox
+from dengage_django.models import OutboxEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Status = OutboxEvent.Status
+
+
+def record(user, n=1, **fields):
+    return [
+        dengage_django.track("PAGE_VIEW", userId=user, sessionId="s", **fields) for _ in range(n)
+    ]
+
+
+def new_rows(user, n=1):
+    return [
+        outbox.new_event("PAGE_VIEW", {"name": "PAGE_VIEW", "userId": user, "sessionId": "s"})
+        for _ in range(n)
+    ]
+
+
+def test_a_visitors_due_events_are_taken_in_order_and_no_one_elses():
+    first = record("u1", 2)
+    other = record("u2")
+    token = outbox.new_lease_token()
+    taken = outbox.claim_visitor("u1", token, lease_seconds=30)
+    assert [c.id for c in taken] == [e.id for e in first]
+    assert set(OutboxEvent.objects.filter(user_id="u1").values_list("status", flat=True)) == {
+        Status.IN_FLIGHT
+    }
+    assert OutboxEvent.objects.get(id=other[0].id).status == Status.PENDING
+    # A sender claims around them.
+    _, claimed = outbox.claim(100, lease_seconds=30)
+    assert [c.id for c in claimed] == [other[0].id]
+
+
+def test_nothing_is_taken_when_sending_now_would_overtake_an_open_event():
+    [backing_off] = record("u1")
+    record("u1")
+    OutboxEvent.objects.filter(id=backing_off.id).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=5)
+    )
+    assert outbox.claim_visitor("u1", outbox.new_lease_token(), lease_seconds=30) is None
+    assert set(OutboxEvent.objects.values_list("status", flat=True)) == {Status.PENDING}
+
+
+def test_nothing_is_taken_while_a_sender_holds_one_of_the_visitors_events():
+    record("u1")
+    outbox.claim(1, lease_seconds=30)  # a sender's request in flight
+    record("u1")
+    assert outbox.claim_visitor("u1", outbox.new_lease_token(), lease_seconds=30) is None
+    assert OutboxEvent.objects.filter(status=Status.PENDING).count() == 1
+
+
+def test_a_visitor_with_nothing_open_gets_an_empty_list():
+    assert outbox.claim_visitor("u1", outbox.new_lease_token(), lease_seconds=30) == []
+    assert outbox.claim_visitor("", outbox.new_lease_token(), lease_seconds=30) is None
+
+
+def test_rows_recorded_under_a_lease_are_in_flight_and_hold_the_visitors_later_events():
+    token = outbox.new_lease_token()
+    rows = outbox.record_leased(new_rows("u1", 2), token, lease_seconds=30)
+    assert all(r.pk for r in rows)
+    assert (
+        list(OutboxEvent.objects.values_list("status", "lease_owner"))
+        == [(Status.IN_FLIGHT, token)] * 2
+    )
+    record("u1")  # the visitor's next page, before the live answer came
+    assert outbox.claim(100, lease_seconds=30)[1] == []
+    # Late: given back untried, then the sender takes the three in order
+    # (the later one waits while the two given back are open).
+    assert outbox.release([r.id for r in rows], token) == 2
+    _, claimed = outbox.claim(100, lease_seconds=30)
+    assert [c.id for c in claimed] == [r.id for r in rows]
+    assert all(c.attempts == 0 for c in claimed)
+    outbox.mark_sent([c.id for c in claimed], claimed_token(claimed))
+    _, claimed = outbox.claim(100, lease_seconds=30)
+    assert [c.name for c in claimed] == ["PAGE_VIEW"] and claimed[0].id > rows[-1].id
+
+
+def claimed_token(claimed):
+    return OutboxEvent.objects.get(id=claimed[0].id).lease_owner
+
+
+def test_rows_sent_live_are_marked_sent_once():
+    token = outbox.new_lease_token()
+    rows = outbox.record_leased(new_rows("u1"), token, lease_seconds=30)
+    assert outbox.mark_sent([rows[0].id], token) == 1
+    assert outbox.mark_sent([rows[0].id], token) == 0
+    row = OutboxEvent.objects.get()
+    assert (row.status, row.attempts) == (Status.SENT, 1)
+
+
+def test_an_abandoned_live_lease_runs_out_and_the_sender_sends_them():
+    token = outbox.new_lease_token()
+    outbox.record_leased(new_rows("u1"), token, lease_seconds=30)
+    later = timezone.now() + timedelta(seconds=31)
+    _, claimed = outbox.claim(100, lease_seconds=30, now=later)
+    assert len(claimed) == 1
+
+
+def test_a_live_send_in_a_rolled_back_transaction_leaves_nothing():
+    from django.db import transaction
+
+    token = outbox.new_lease_token()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        outbox.record_leased(new_rows("u1"), token, lease_seconds=30)
+        raise RuntimeError
+    assert not OutboxEvent.objects.exists()
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError):
+        outbox.record_leased(new_rows("u1"), "", lease_seconds=30)
+    with pytest.raises(ValueError):
+        outbox.record_leased(new_rows("u1"), "t", lease_seconds=0)
+    invalid = outbox.new_event("PAGE_VIEW", {}, status=Status.INVALID, error="bad")
+    with pytest.raises(ValueError):
+        outbox.record_leased([invalid], "t", lease_seconds=30)
