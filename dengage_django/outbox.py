@@ -430,11 +430,20 @@ def record_leased(
     if any(row.status != Status.PENDING for row in rows):
         raise ValueError("only valid, unsaved events are sent live")
     expiry = timezone.now() + timedelta(seconds=lease_seconds)
+    before = [row.next_attempt_at for row in rows]
     for row in rows:
         row.status = Status.IN_FLIGHT
         row.lease_owner = token
         row.next_attempt_at = expiry
-    return record(rows)
+    try:
+        return record(rows)
+    except Exception:
+        # Not stored: the rows are the caller's to store as usual.
+        for row, due in zip(rows, before, strict=True):
+            row.status = Status.PENDING
+            row.lease_owner = ""
+            row.next_attempt_at = due
+        raise
 
 
 def _held(ids: Iterable[int], token: str) -> OutboxEventQuerySet:

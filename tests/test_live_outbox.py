@@ -127,3 +127,20 @@ def test_bad_arguments_are_refused():
     invalid = outbox.new_event("PAGE_VIEW", {}, status=Status.INVALID, error="bad")
     with pytest.raises(ValueError):
         outbox.record_leased([invalid], "t", lease_seconds=30)
+
+
+def test_rows_that_could_not_be_stored_leased_are_pending_again(monkeypatch):
+    rows = new_rows("u1")
+    due = rows[0].next_attempt_at
+
+    def broken(rows):
+        raise outbox.OperationalError("the database went away")
+
+    monkeypatch.setattr(outbox, "record", broken)
+    with pytest.raises(outbox.OperationalError):
+        outbox.record_leased(rows, "t", lease_seconds=30)
+    assert (rows[0].status, rows[0].lease_owner, rows[0].next_attempt_at) == (
+        Status.PENDING,
+        "",
+        due,
+    )

@@ -152,7 +152,7 @@ def _page_answer(data: Any, earlier: int, total: int) -> Any:
     return page
 
 
-def decide(tracker: Tracker) -> Decisions:
+def decide(tracker: Tracker, *, page_view: bool = True) -> Decisions:
     """Send ``tracker``'s request's events live and read the decisions (see
     the module docstring); never raises for Dengage's sake."""
     if not tracker.active:
@@ -165,7 +165,8 @@ def decide(tracker: Tracker) -> Decisions:
     closed = _closed()
     if closed:
         return Decisions.empty(closed)
-    tracker.record_page_view()
+    if page_view:
+        tracker.record_page_view()
     rows = tracker.drop_pending()
     live = [row for row in rows if row.status == OutboxEvent.Status.PENDING]
     others = [row for row in rows if row.status != OutboxEvent.Status.PENDING]
@@ -178,7 +179,14 @@ def decide(tracker: Tracker) -> Decisions:
             outbox.release([event.id for event in earlier], token)
         why = "an earlier event of the visitor is in flight or backing off: out of order now"
         return Decisions.empty(why if earlier is None else "no event to send")
-    outbox.record_leased(live, token, lease_seconds=lease)
+    try:
+        outbox.record_leased(live, token, lease_seconds=lease)
+    except Exception:
+        # Not stored (record_leased made them pending again): back with the
+        # request, stored after the response; the earlier events go back now.
+        tracker.keep_pending(rows)
+        outbox.release([event.id for event in earlier], token)
+        raise
     tracker.keep_pending(others)
     ids = [event.id for event in earlier] + [row.pk for row in live]
     bodies = [encode_event(event.payload) for event in earlier]
