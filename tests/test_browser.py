@@ -183,3 +183,49 @@ def test_a_phone_visitor_buys_and_signs_up(shop, fake_server):
     assert uid["value"] == events[0]["userId"]
     assert uid["httpOnly"] is True and uid["sameSite"] == "Lax"
     assert uid["expires"] > time.time() + 389 * 24 * 3600
+
+
+def test_a_visitor_clicks_a_recommended_product(shop, fake_server):
+    """Dengage's widget, rendered by the server from the live answer: its
+    impression, the click on one of its products and where it led."""
+    import json
+
+    from playwright.sync_api import sync_playwright
+
+    from dengage_django.testing import Campaign
+
+    campaigns = json.loads((ROOT / "example_project" / "campaigns.json").read_text())
+    fake_server.add_campaigns(Campaign.from_dict(c) for c in campaigns)
+    base_url, env = shop
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=LAUNCH_FLAGS
+        )
+        context = browser.new_context(user_agent=IPHONE, viewport={"width": 390, "height": 844})
+        page = context.new_page()
+        page.goto(base_url + "/")
+        products = page.locator("a[href^='/product/']")
+        first, second = products.nth(0).get_attribute("href"), products.nth(2).get_attribute("href")
+        page.goto(base_url + first)  # the data center learns this product
+        page.goto(base_url + second)
+        widget = page.locator("section.recommendations")
+        assert widget.locator("h2").inner_text() == "You may also like"
+        link = widget.locator("a").first
+        assert link.get_attribute("href").startswith(first + "?")
+        link.click()
+        page.wait_for_url(base_url + first + "?*")
+        landed = page.url
+        browser.close()
+
+    manage(env, "send_dengage_outbox", "--no-progress")
+    events = fake_server.events
+    interactions = [
+        (e["type"], e["instanceId"], e["interactionId"]) for e in fake_server.interactions()
+    ]
+    assert ("impression", "also-viewed", "act_also-viewed") in interactions
+    assert interactions[-1] == ("click", "also-viewed", "act_also-viewed")
+    assert len({e["userId"] for e in events}) == 1
+    # The landing page is reported without the attribution parameters.
+    assert "_sgm_" in landed
+    assert not any("_sgm_" in e.get("pageUrl", "") for e in events)
+    assert [e["name"] for e in events].count("PRODUCT_VIEW") == 3

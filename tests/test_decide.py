@@ -246,3 +246,23 @@ def test_adecide_in_an_async_view(campaign):
         ("PRODUCT_VIEW", Status.SENT),
         ("INTERACTION", Status.PENDING),
     }
+
+
+def test_a_database_error_while_storing_keeps_the_events_with_the_request(
+    campaign, monkeypatch, settings, caplog
+):
+    settings.DENGAGE_STRICT = False
+    tracker = tracker_for()
+    tracker.product_view(product_id="P1", title="Runner", price=10)
+
+    def broken(rows):
+        raise outbox.OperationalError("the database went away")
+
+    monkeypatch.setattr(outbox, "record", broken)
+    decisions = tracker.decide()
+    assert not decisions.ok and decisions.widgets == []
+    assert "decide() failed" in caplog.text
+    monkeypatch.undo()
+    assert posts(campaign) == []
+    assert tracker.flush() == []  # the middleware's store after the response
+    assert statuses() == [("PAGE_VIEW", Status.PENDING), ("PRODUCT_VIEW", Status.PENDING)]

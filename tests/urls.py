@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -33,4 +33,5 @@ urlpatterns = [
     path("staff/orders/new/", views.staff_create_order),
     path("recommended/<int:pk>/", views.recommended),
     path("async/recommended/", views.async_recommended),
+    path("dengage/", include("dengage_django.urls")),
 ]

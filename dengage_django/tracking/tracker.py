@@ -236,17 +236,18 @@ class Tracker:
         return self._decisions is not None
 
     @_not_on_the_event_loop
-    def decide(self) -> Decisions:
+    def decide(self, *, page_view: bool = True) -> Decisions:
         """Send this request's events (its PAGE_VIEW included, with the
         category set so far) live and return Dengage's :class:`Decisions`
         (see :mod:`..decisions.live`); the same object on later calls. The
         widgets returned are recorded as INTERACTION impressions. Late,
         failed, untracked or not configured: no widget, and the events are
-        delivered by the sender."""
+        delivered by the sender. ``page_view=False``: this request is no
+        page (the JSON view), its events say which page it is."""
         if self._decisions is not None:
             return self._decisions
         try:
-            decisions = live.decide(self)
+            decisions = live.decide(self, page_view=page_view)
         except Exception:
             if dengage_settings.STRICT:
                 raise

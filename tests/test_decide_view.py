@@ -1,0 +1,132 @@
+"""The JSON view for headless front ends (dengage_django.urls, dengage:decide)."""
+
+import json
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from dengage_django.decisions import live
+from dengage_django.models import OutboxEvent
+from dengage_django.testing import SMART_OFFERS, Source
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DESKTOP = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+)
+PAGE = {"name": "PAGE_VIEW", "category": "Product Page", "pageUrl": "https://front.example/p/1"}
+PRODUCT = {"name": "PRODUCT_VIEW", "productId": "P1", "title": "Runner", "price": 10}
+
+
+@pytest.fixture(autouse=True)
+def fresh_circuit():
+    live.reset()
+    yield
+    live.reset()
+
+
+@pytest.fixture
+def campaign(fake_server):
+    fake_server.add_campaign(
+        instance_id="also",
+        title="You may also like",
+        sources=[Source(SMART_OFFERS, item_count=2)],
+        static_products=[{"productId": "P7", "name": "Trail &amp; Road", "url": "/p/7/"}],
+        events=("PRODUCT_VIEW",),
+    )
+    return fake_server
+
+
+@pytest.fixture
+def visitor():
+    client = Client(headers={"user-agent": DESKTOP})
+    client.get("/")  # the front end's first page: cookies
+    OutboxEvent.objects.all().delete()
+    return client
+
+
+def post(client, body, **extra):
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return client.post(reverse("dengage:decide"), data, content_type="application/json", **extra)
+
+
+def test_the_posted_events_go_live_and_the_widgets_come_back(campaign, visitor):
+    answer = post(visitor, {"events": [PAGE, PRODUCT]})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["ok"] is True
+    [widget] = body["widgets"]
+    assert (widget["instanceId"], widget["actionId"], widget["title"]) == (
+        "also",
+        "act_also",
+        "You may also like",
+    )
+    assert widget["products"][0]["name"] == "Trail & Road"
+    assert "_sgm_campaign=also" in widget["products"][0]["url"]
+    # The front end's page, not the API's URL; ids from the cookies; no
+    # PAGE_VIEW of the POST itself.
+    sent = campaign.events
+    assert [e["name"] for e in sent] == ["PAGE_VIEW", "PRODUCT_VIEW"]
+    assert sent[0]["pageUrl"] == "https://front.example/p/1"
+    assert {e["userId"] for e in sent} == {visitor.cookies["dengage_uid"].value}
+    statuses = dict(OutboxEvent.objects.values_list("name", "status"))
+    assert statuses == {"PAGE_VIEW": "sent", "PRODUCT_VIEW": "sent", "INTERACTION": "pending"}
+
+
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        ("not json", "not JSON"),
+        ([], '{"events"'),
+        ({"events": []}, '{"events"'),
+        ({"events": [PAGE] * 21}, '{"events"'),
+        ({"events": ["PAGE_VIEW"]}, "events[0]: an object"),
+        ({"events": [{"name": "NOPE"}]}, "events[0]: an object whose name"),
+        ({"events": [PAGE, {**PRODUCT, "userId": "someone-else"}]}, "events[1]: userId"),
+        ({"events": [{**PRODUCT, "price": -1}]}, "events[0]:"),
+        ({"events": [{"name": "PRODUCT_VIEW"}]}, "productId"),
+        ("x" * (64 * 1024 + 1), "larger than"),
+    ],
+)
+def test_bad_bodies_are_a_400_naming_the_problem_and_record_nothing(
+    campaign, visitor, body, problem, settings
+):
+    for strict in (True, False):
+        settings.DENGAGE_STRICT = strict
+        answer = post(visitor, body)
+        assert answer.status_code == 400
+        assert problem in answer.json()["reason"]
+        assert answer.json()["widgets"] == []
+    assert not OutboxEvent.objects.exists()
+    assert campaign.events == []
+
+
+def test_only_post(visitor):
+    assert visitor.get(reverse("dengage:decide")).status_code == 405
+
+
+def test_an_untracked_caller_gets_no_widget(campaign):
+    bot = Client(headers={"user-agent": "Googlebot/2.1 (+http://www.google.com/bot.html)"})
+    answer = post(bot, {"events": [PAGE]})
+    assert answer.status_code == 200 and answer.json() == {
+        "ok": False,
+        "reason": "not tracked",
+        "widgets": [],
+    }
+    assert campaign.events == [] and not OutboxEvent.objects.exists()
+
+
+def test_a_late_data_center_answers_no_widget_and_the_sender_delivers(campaign, visitor, settings):
+    from dengage_django.delivery.sender import Sender
+
+    settings.DENGAGE_LIVE_TIMEOUT = 0.1
+    campaign.delay_next(0.4)
+    body = post(visitor, {"events": [PAGE, PRODUCT]}).json()
+    assert body["ok"] is False and body["widgets"] == []
+    import time
+
+    time.sleep(0.5)
+    assert Sender().drain().sent == 2
+    assert [e["name"] for e in campaign.events].count("PRODUCT_VIEW") == 2  # late, then resent
