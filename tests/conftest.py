@@ -24,3 +24,13 @@ def product_view(**extra):
     fields = {"userId": "u1", "sessionId": "s1", "productId": "P1", "price": "349.99"}
     fields.update(extra)
     return fields
+
+
+@pytest.fixture(autouse=True)
+def _closed_live_circuit():
+    """The live-call circuit is per process: no test inherits another's."""
+    from dengage_django.decisions import live
+
+    live.reset()
+    yield
+    live.reset()

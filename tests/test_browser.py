@@ -45,6 +45,13 @@ def describe(event):
     return event.get("step") or event.get("type")
 
 
+def phone(playwright):
+    """Headless Chromium as an iPhone: (browser, context, page)."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_FLAGS)
+    context = browser.new_context(user_agent=IPHONE, viewport={"width": 390, "height": 844})
+    return browser, context, context.new_page()
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -118,11 +125,7 @@ def test_a_phone_visitor_buys_and_signs_up(shop, fake_server):
 
     base_url, env = shop
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=LAUNCH_FLAGS
-        )
-        context = browser.new_context(user_agent=IPHONE, viewport={"width": 390, "height": 844})
-        page = context.new_page()
+        browser, context, page = phone(playwright)
         page.goto(base_url + "/")
         page.locator("a[href^='/product/']").first.click()
         page.wait_for_load_state()
@@ -198,11 +201,7 @@ def test_a_visitor_clicks_a_recommended_product(shop, fake_server):
     fake_server.add_campaigns(Campaign.from_dict(c) for c in campaigns)
     base_url, env = shop
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=LAUNCH_FLAGS
-        )
-        context = browser.new_context(user_agent=IPHONE, viewport={"width": 390, "height": 844})
-        page = context.new_page()
+        browser, context, page = phone(playwright)
         page.goto(base_url + "/")
         products = page.locator("a[href^='/product/']")
         first, second = products.nth(0).get_attribute("href"), products.nth(2).get_attribute("href")

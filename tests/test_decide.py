@@ -25,13 +25,6 @@ DESKTOP = (
 Status = OutboxEvent.Status
 
 
-@pytest.fixture(autouse=True)
-def fresh_circuit():
-    live.reset()
-    yield
-    live.reset()
-
-
 @pytest.fixture
 def campaign(fake_server):
     fake_server.add_campaign(

@@ -6,7 +6,6 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from dengage_django.decisions import live
 from dengage_django.models import OutboxEvent
 from dengage_django.testing import SMART_OFFERS, Source
 
@@ -18,13 +17,6 @@ DESKTOP = (
 )
 PAGE = {"name": "PAGE_VIEW", "category": "Product Page", "pageUrl": "https://front.example/p/1"}
 PRODUCT = {"name": "PRODUCT_VIEW", "productId": "P1", "title": "Runner", "price": 10}
-
-
-@pytest.fixture(autouse=True)
-def fresh_circuit():
-    live.reset()
-    yield
-    live.reset()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client
 
 from dengage_django.models import OutboxEvent
+from dengage_django.testing import browser_client
 
 pytestmark = pytest.mark.django_db
 
@@ -20,14 +21,12 @@ CLICK = "_sgm_campaign=1519209383466&_sgm_action=click&_sgm_source=act-7"
 
 @pytest.fixture
 def browser():
-    return Client(headers={"user-agent": DESKTOP})
+    return browser_client()  # the testing module's, as a shop's tests would
 
 
 def events(name=None):
     rows = OutboxEvent.objects.order_by("id")
-    if name:
-        rows = rows.filter(name=name)
-    return [row.payload for row in rows]
+    return [row.payload for row in (rows.filter(name=name) if name else rows)]
 
 
 def test_a_click_from_a_widget_is_an_interaction_after_the_page_view(browser):
