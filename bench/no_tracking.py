@@ -24,8 +24,11 @@ class _Untracked:
     def __getattr__(self, name):
         return _nothing
 
-    def decide(self):
+    def decide(self, **kwargs):
         return Decisions.empty(self.untracked_reason)
+
+    async def adecide(self, **kwargs):
+        return self.decide()
 
 
 def _nothing(*args, **kwargs):

@@ -693,7 +693,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=40.0, help="measured seconds per phase")
     parser.add_argument("--warmup", type=float, default=4.0, help="unmeasured seconds first")
     parser.add_argument("--concurrency", type=int, default=16, help="visitors at saturation")
-    parser.add_argument("--max-requests", type=int, default=None, help="per phase")
+    parser.add_argument("--max-requests", type=int, default=20000, help="per phase (default 20000)")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--users-per-phase", type=int, default=2000)
     parser.add_argument("--drain-timeout", type=float, default=180.0)
@@ -721,6 +721,16 @@ def main():
     if args.quick:
         args.seconds, args.warmup = 12.0, 3.0
     kinds = [kind for kind in args.servers.split(",") if kind]
+    try:
+        connect(args.database).close()
+    except Exception as exc:
+        print(
+            f"bench-server needs a PostgreSQL server (13 or later) it can create databases "
+            f"on: {args.database} does not answer ({type(exc).__name__}). Start one, or name "
+            f"yours with --database or DATABASE_URL.",
+            file=sys.stderr,
+        )
+        return 2
     databases = Databases(args.database)
     started = time.monotonic()
     print(helpers.cpu_line(f"postgresql {databases.version()}"))

@@ -14,6 +14,7 @@ database of its own (created and dropped here), never the test database.
 Skipped unless DATABASE_URL is PostgreSQL.
 """
 
+import importlib.util
 import os
 
 import pytest
@@ -29,6 +30,8 @@ def bench_server():
     if not DATABASE_URL.startswith(("postgres://", "postgresql://", "pgsql://")):
         pytest.skip("needs DATABASE_URL on PostgreSQL")
     for module in ("gunicorn", "uvicorn", "aiohttp", "psycopg"):
+        if os.environ.get("CI") and importlib.util.find_spec(module) is None:
+            pytest.fail(f"{module} is missing: the PostgreSQL tox environments install 'server'")
         pytest.importorskip(module, reason="the 'server' extra")
     from bench import server
 

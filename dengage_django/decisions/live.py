@@ -90,9 +90,7 @@ def _record(outcome: Outcome, reason: str) -> None:
         if outcome is Outcome.CONFIGURATION:
             pause = float(dengage_settings.CONFIGURATION_ERROR_PAUSE)
             _open_until, _open_reason = _now() + pause, f"circuit open: configuration: {reason}"
-            logger.error(
-                "Dengage refused a live call (%s): no live calls for %g s", reason, pause
-            )
+            logger.error("Dengage refused a live call (%s): no live calls for %g s", reason, pause)
             return
         _failures += 1
         if _failures >= CIRCUIT_FAILURES:
