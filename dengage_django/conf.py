@@ -123,8 +123,8 @@ SETTINGS = (
             "``--loop``: seconds to wait after a configuration error before trying again"),
     # -- Decisions
     Setting("LIVE_TIMEOUT", 0.3, "float", "number", "Decisions",
-            "seconds ``request.dengage.decide()`` waits for Dengage's answer (to connect, then "
-            "to read); late, the page renders without widgets and the sender delivers its "
+            "seconds ``request.dengage.decide()`` waits for Dengage's answer, connecting "
+            "included; late, the page renders without widgets and the sender delivers its "
             "events"),
     # -- Identity
     Setting("ID_SOURCE", "dengage", "str", "id_source", "Identity",

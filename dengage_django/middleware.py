@@ -91,7 +91,9 @@ class DengageMiddleware:
         tracker = request.dengage
         if tracker.active and is_page_view(request, response):
             self._step(request, tracker.record_page_view)
-        self._step(request, tracker.record_landing)
+            # A widget's link followed: counted on the page it led to (not
+            # on a redirect, which may keep the query for the next hop).
+            self._step(request, tracker.record_landing)
         if tracker.decided:
             self._step(request, per_visitor, response)
         self._step(request, tracker.identity.write_back, response)

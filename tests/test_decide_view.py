@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from dengage_django import outbox
 from dengage_django.models import OutboxEvent
 from dengage_django.testing import SMART_OFFERS, Source
 
@@ -71,6 +72,8 @@ def test_the_posted_events_go_live_and_the_widgets_come_back(campaign, visitor):
     "body, problem",
     [
         ("not json", "not JSON"),
+        ("[" * 30000, "not JSON"),
+        ({"events": [{"name": "INTERACTION", "type": "click", "instanceId": "c"}]}, "one of"),
         ([], '{"events"'),
         ({"events": []}, '{"events"'),
         ({"events": [PAGE] * 21}, '{"events"'),
@@ -104,7 +107,7 @@ def test_an_untracked_caller_gets_no_widget(campaign):
     answer = post(bot, {"events": [PAGE]})
     assert answer.status_code == 200 and answer.json() == {
         "ok": False,
-        "reason": "not tracked",
+        "reason": "",  # only with DEBUG on
         "widgets": [],
     }
     assert campaign.events == [] and not OutboxEvent.objects.exists()
@@ -120,5 +123,32 @@ def test_a_late_data_center_answers_no_widget_and_the_sender_delivers(campaign, 
     import time
 
     time.sleep(0.5)
+    outbox.make_due(OutboxEvent.objects.all())  # the failed live call's pause
     assert Sender().drain().sent == 2
     assert [e["name"] for e in campaign.events].count("PRODUCT_VIEW") == 2  # late, then resent
+
+
+def test_why_there_is_no_widget_is_told_only_in_debug(campaign, visitor, settings):
+    settings.DEBUG = True
+    campaign.fail_next(status=503)
+    assert post(visitor, {"events": [PAGE]}).json()["reason"] == "HTTP 503"
+    settings.DEBUG = False
+    assert post(visitor, {"events": [PAGE]}).json()["reason"] == ""
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_reading(visitor):
+    answer = visitor.post(
+        reverse("dengage:decide"),
+        b"{}",
+        content_type="application/json",
+        CONTENT_LENGTH=str(64 * 1024 + 1),
+    )
+    assert answer.status_code == 400 and "larger than" in answer.json()["reason"]
+
+
+def test_the_view_needs_the_csrf_token_like_any_post(campaign, settings):
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.middleware.csrf.CsrfViewMiddleware"]
+    client = Client(headers={"user-agent": DESKTOP}, enforce_csrf_checks=True)
+    client.get("/")
+    assert post(client, {"events": [PAGE]}).status_code == 403
+    assert campaign.events == []

@@ -91,12 +91,25 @@ def test_a_bot_or_a_post_landing_with_the_parameters_records_nothing(browser):
     assert events("INTERACTION") == []
 
 
-def test_the_click_is_recorded_on_a_redirect_too(browser):
-    # A landing URL that redirects (an old product URL, a login wall) was
-    # still followed from the widget.
-    browser.get("/")
-    browser.get(f"/logout/?{CLICK}")
+def test_a_redirect_is_no_landing_the_page_it_leads_to_is(browser):
+    # RedirectView(query_string=True), i18n_patterns' language redirect:
+    # the query goes on to the next hop, and the click is counted once there.
+    browser.get(f"/go/?{CLICK}", follow=True)
+    [interaction] = events("INTERACTION")
+    assert interaction["pageUrl"] == "http://testserver/"
+    browser.get(f"/logout/?{CLICK}")  # a redirect that drops the query
     assert len(events("INTERACTION")) == 1
+
+
+def test_a_missing_page_is_no_landing(browser):
+    browser.get("/")
+    assert browser.get(f"/no-such-page/?{CLICK}").status_code == 404
+    assert events("INTERACTION") == []
+
+
+def test_the_next_pages_referrer_is_reported_without_the_parameters(browser):
+    browser.get("/", headers={"referer": f"http://testserver/p/1/?x=1&{CLICK}"})
+    assert events("PAGE_VIEW")[0]["referrer"] == "http://testserver/p/1/?x=1"
 
 
 def test_a_url_field_a_helper_reports_is_stripped_too(rf, settings):

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from . import views
 
@@ -34,4 +35,5 @@ urlpatterns = [
     path("recommended/<int:pk>/", views.recommended),
     path("async/recommended/", views.async_recommended),
     path("dengage/", include("dengage_django.urls")),
+    path("go/", RedirectView.as_view(url="/", query_string=True)),
 ]

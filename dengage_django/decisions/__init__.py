@@ -1,9 +1,11 @@
 """Dengage's decisions: the widgets its answer to a POST of events carries.
 
-Pure code (no request, database or network): :mod:`.widgets` reads the
-answer into :class:`Decisions` holding :class:`Widget` objects;
-:mod:`.attribution` adds, reads and strips the ``_sgm_*`` parameters that
-credit a widget's clicks to its campaign. See ``docs/decisions.rst``.
+:mod:`.widgets` reads the answer into :class:`Decisions` holding
+:class:`Widget` objects, and :mod:`.attribution` adds, reads and strips the
+``_sgm_*`` parameters that credit a widget's clicks to its campaign: both
+pure (no request, database or network). :mod:`.live` sends a request's
+events live (``request.dengage.decide()``) and :mod:`.views` is the JSON
+view of ``dengage_django.urls``. See ``docs/decisions.rst``.
 """
 
 from .attribution import (

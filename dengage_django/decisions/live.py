@@ -8,9 +8,11 @@ lease (:func:`.outbox.claim_visitor`; they go first, so nothing overtakes
 them), the request's new events are stored in flight under the same lease
 (:func:`.outbox.record_leased`), then one POST carries them all. A success
 marks them sent. A failure or an answer later than ``DENGAGE_LIVE_TIMEOUT``
-gives them back untried, and the sender delivers them; a late answer the
-data center did take is then sent twice, the same duplicate window a
-sender's timed-out request has.
+(one limit for connecting and reading) gives them back untried, due in
+:data:`FAILED_RELEASE_DELAY` seconds, and the sender delivers them; until
+then the visitor's pages make no live call. A late answer the data center
+did take is sent twice, the duplicate window a sender's timed-out request
+has. More than ``DENGAGE_BATCH_SIZE`` events for one POST: none is made.
 
 No live call is made (the request's events stay with it, stored after the
 response as usual) when the request is not tracked, dengage-django is not
@@ -21,7 +23,8 @@ commits), one of the visitor's earlier events is backing off or in flight
 
 * :data:`CIRCUIT_FAILURES` failed calls in a row (late, refused, an
   outage) open it for :data:`CIRCUIT_OPEN_SECONDS`: an outage adds no
-  latency to pages;
+  latency to pages; then one call tests the data center (the others make
+  none meanwhile), and a failure opens it again;
 * a configuration answer (a wrong key, origin or URL) opens it for
   ``DENGAGE_CONFIGURATION_ERROR_PAUSE`` seconds.
 
@@ -31,9 +34,12 @@ The circuit is per process: each server worker finds out for itself.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from typing import TYPE_CHECKING, Any
+
+from urllib3.util import Timeout
 
 from .. import outbox
 from ..conf import dengage_settings
@@ -54,12 +60,20 @@ CIRCUIT_OPEN_SECONDS = 30.0
 #: Added to the deadline for the lease of events sent live: a lease only
 #: ends sooner if the process dies mid-call, and then the sender takes over.
 LEASE_MARGIN = 60.0
+#: After a failed or late live call its events are the sender's: they are
+#: due again after this many seconds, and until they are sent the visitor's
+#: next pages make no live call (a late answer the data center did take
+#: would be sent again with every page otherwise).
+FAILED_RELEASE_DELAY = 10.0
 
 _lock = threading.Lock()
 _failures = 0
 _open_until = 0.0
 _open_reason = ""
-_clients = threading.local()
+_trial = False  # a call is testing whether the data center is back
+#: Idle clients, their connections kept alive; any thread takes one (under
+#: ASGI every request runs in a thread of its own).
+_idle: queue.LifoQueue[tuple[tuple, DengageClient]] = queue.LifoQueue()
 
 
 def _now() -> float:
@@ -68,24 +82,32 @@ def _now() -> float:
 
 def reset() -> None:
     """Close the circuit and forget the failures (tests, a settings change)."""
-    global _failures, _open_until, _open_reason
+    global _failures, _open_until, _open_reason, _trial
     with _lock:
-        _failures, _open_until, _open_reason = 0, 0.0, ""
+        _failures, _open_until, _open_reason, _trial = 0, 0.0, "", False
 
 
-def _closed() -> str:
-    """``""`` when live calls may be made, else why not."""
+def _may_call() -> str:
+    """``""`` when a live call may be made, else why not. Once the circuit's
+    pause is over one call tests the data center; the others wait for it."""
+    global _trial
     with _lock:
+        if not _open_until:
+            return ""
         if _now() < _open_until:
             return _open_reason
-    return ""
+        if _trial:
+            return "circuit half open: a live call is testing the data center"
+        _trial = True
+        return ""
 
 
 def _record(outcome: Outcome, reason: str) -> None:
-    global _failures, _open_until, _open_reason
+    global _failures, _open_until, _open_reason, _trial
     with _lock:
+        _trial = False
         if outcome is Outcome.SUCCESS:
-            _failures = 0
+            _failures, _open_until = 0, 0.0
             return
         if outcome is Outcome.CONFIGURATION:
             pause = float(dengage_settings.CONFIGURATION_ERROR_PAUSE)
@@ -93,44 +115,50 @@ def _record(outcome: Outcome, reason: str) -> None:
             logger.error("Dengage refused a live call (%s): no live calls for %g s", reason, pause)
             return
         _failures += 1
-        if _failures >= CIRCUIT_FAILURES:
+        if _failures >= CIRCUIT_FAILURES or _open_until:  # a failed trial reopens it
             _failures = 0
             _open_until = _now() + CIRCUIT_OPEN_SECONDS
             _open_reason = f"circuit open after {CIRCUIT_FAILURES} failed live calls"
             logger.warning(
-                "%d live calls to Dengage failed in a row (last: %s): none for %g s",
-                CIRCUIT_FAILURES,
+                "live calls to Dengage failed (last: %s): none for %g s",
                 reason,
                 CIRCUIT_OPEN_SECONDS,
             )
 
 
-def _client() -> DengageClient | None:
-    """This thread's client for live calls (its connections kept alive),
-    built again when the settings change; ``None`` when not configured."""
-    key = (
+def _settings_key() -> tuple:
+    return (
         dengage_settings.API_KEY,
         dengage_settings.DATA_CENTER_URL,
         dengage_settings.ORIGIN,
         dengage_settings.LIVE_TIMEOUT,
     )
+
+
+def _borrow() -> DengageClient | None:
+    """An idle client for the current settings (or a new one); ``None``
+    when dengage-django is not configured. Give it back with :func:`_return`."""
+    key = _settings_key()
     if not all(key[:3]):
         return None
-    cached = getattr(_clients, "value", None)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    if cached is not None:
-        cached[1].close()
-    timeout = float(dengage_settings.LIVE_TIMEOUT)
-    client = DengageClient(
-        api_key=key[0],
-        data_center_url=key[1],
-        origin=key[2],
-        timeout=timeout,
-        connect_timeout=timeout,
-    )
-    _clients.value = (key, client)
+    while True:
+        try:
+            client_key, client = _idle.get_nowait()
+        except queue.Empty:
+            break
+        if client_key == key:
+            return client
+        client.close()  # the settings changed
+    client = DengageClient(api_key=key[0], data_center_url=key[1], origin=key[2])
+    # One limit for connecting and reading the answer together (urllib3's
+    # total); DNS resolution is not covered: give the data center's name a
+    # local resolver cache, or its address.
+    client.timeout = Timeout(total=float(key[3]))
     return client
+
+
+def _return(client: DengageClient) -> None:
+    _idle.put((_settings_key(), client))
 
 
 def _page_answer(data: Any, earlier: int, total: int) -> Any:
@@ -153,50 +181,73 @@ def _page_answer(data: Any, earlier: int, total: int) -> Any:
 def decide(tracker: Tracker, *, page_view: bool = True) -> Decisions:
     """Send ``tracker``'s request's events live and read the decisions (see
     the module docstring); never raises for Dengage's sake."""
+    global _trial
     if not tracker.active:
         return Decisions.empty("not tracked")
-    client = _client()
-    if client is None:
+    if not all(_settings_key()[:3]):
         return Decisions.empty("not configured (DENGAGE_API_KEY, _DATA_CENTER_URL, _ORIGIN)")
     if tracker.in_own_transaction():
         return Decisions.empty("inside a transaction: the events are sent after it")
-    closed = _closed()
+    closed = _may_call()
     if closed:
         return Decisions.empty(closed)
     if page_view:
         tracker.record_page_view()
     rows = tracker.drop_pending()
-    live = [row for row in rows if row.status == OutboxEvent.Status.PENDING]
-    others = [row for row in rows if row.status != OutboxEvent.Status.PENDING]
     token = outbox.new_lease_token()
-    lease = float(dengage_settings.LIVE_TIMEOUT) * 2 + LEASE_MARGIN
-    earlier = outbox.claim_visitor(tracker.user_id, token, lease_seconds=lease)
-    if earlier is None or not live:
-        tracker.keep_pending(rows)
+    earlier: list[outbox.Claimed] = []
+    try:
+        return _send(tracker, rows, token, earlier)
+    except Exception:
+        # Whatever failed (the database, most likely): the visitor's earlier
+        # events go back now.
         if earlier:
             outbox.release([event.id for event in earlier], token)
-        why = "an earlier event of the visitor is in flight or backing off: out of order now"
-        return Decisions.empty(why if earlier is None else "no event to send")
-    try:
-        outbox.record_leased(live, token, lease_seconds=lease)
-    except Exception:
-        # Not stored (record_leased made them pending again): back with the
-        # request, stored after the response; the earlier events go back now.
-        tracker.keep_pending(rows)
-        outbox.release([event.id for event in earlier], token)
         raise
-    tracker.keep_pending(others)
+    finally:
+        # What is not stored stays with the request, stored after the
+        # response as usual (all of it when no live call was made).
+        tracker.keep_pending(row for row in rows if row.pk is None)
+        with _lock:
+            _trial = False
+
+
+def _send(tracker: Tracker, rows: list, token: str, earlier: list) -> Decisions:
+    live = [row for row in rows if row.status == OutboxEvent.Status.PENDING]
+    lease = float(dengage_settings.LIVE_TIMEOUT) + LEASE_MARGIN
+    taken = outbox.claim_visitor(tracker.user_id, token, lease_seconds=lease)
+    if taken is None:
+        return Decisions.empty(
+            "an earlier event of the visitor is in flight or backing off: out of order now"
+        )
+    earlier.extend(taken)
+    if not live or len(earlier) + len(live) > int(dengage_settings.BATCH_SIZE):
+        outbox.release([event.id for event in earlier], token)
+        earlier.clear()
+        return Decisions.empty("no event to send" if not live else "too many events waiting")
+    outbox.record_leased(live, token, lease_seconds=lease)
+    before = len(earlier)
     ids = [event.id for event in earlier] + [row.pk for row in live]
     bodies = [encode_event(event.payload) for event in earlier]
     bodies += [encode_event(row.payload) for row in live]
-    answer = client.send(join_encoded(bodies), count=len(bodies))
+    client = _borrow()
+    if client is None:  # the settings changed meanwhile
+        outbox.release(ids, token)
+        return Decisions.empty("not configured")
+    try:
+        answer = client.send(join_encoded(bodies), count=len(bodies))
+    finally:
+        _return(client)
+    earlier.clear()  # settled below, whatever happens
     _record(answer.outcome, answer.reason)
     if not answer.ok:
-        outbox.release(ids, token, error=f"live: {answer.reason}")
+        outbox.release(
+            ids, token, error=f"live: {answer.reason}", delay_seconds=FAILED_RELEASE_DELAY
+        )
         logger.info("live call to Dengage failed (%s): the sender delivers them", answer.reason)
         return Decisions.empty(answer.reason)
     outbox.mark_sent(ids, token, note=answer.mismatch or "")
-    page = _page_answer(answer.data, len(earlier), len(bodies))
+    page = _page_answer(answer.data, before, len(bodies))
     if page is None:
         return Decisions.empty(answer.mismatch or "the answer does not match the events")
     return decisions_from_answer(page, len(live))

@@ -13,9 +13,16 @@ and the widgets recorded as impressions.
 The body is the visitor's: it is checked before anything is recorded, and
 any problem is a 400 naming it (nothing stored, in strict mode too). The
 ids come from the visitor's cookies: an event giving ``userId`` or
-``sessionId`` is refused. At most :data:`MAX_EVENTS` events and
-:data:`MAX_BODY` bytes. A request the middleware does not track (a bot, no
-consent, no cookies yet) gets ``ok: false`` and no widget.
+``sessionId`` is refused, and so is an INTERACTION (attribution is the
+server's: impressions of the widgets it answers, clicks from their links).
+At most :data:`MAX_EVENTS` events and :data:`MAX_BODY` bytes. A request the
+middleware does not track (a bot, no consent, no cookies yet) gets ``ok:
+false`` and no widget; why there is none is said only with ``DEBUG`` on.
+
+Trust: as with the vendor's own web library, whatever a visitor's browser
+sends about a product (its title, price, image) reaches Dengage; post only
+``productId`` from the front end and let the server fill the rest when that
+matters to you.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_POST
 
@@ -32,6 +40,10 @@ from .widgets import Decisions
 
 MAX_EVENTS = 20
 MAX_BODY = 64 * 1024
+#: What a front end may post: the page's events, not INTERACTION (the
+#: server records impressions, and clicks from the widget links' landing:
+#: a posted one would be attribution anyone could forge).
+POSTABLE = tuple(name for name in EVENT_NAMES if name != "INTERACTION")
 #: Fields the visitor's cookies fill; a front end may not choose them.
 ID_FIELDS = frozenset({"userId", "sessionId", "user_id", "session_id"})
 
@@ -42,19 +54,23 @@ def _problem(message: str, status: int = 400) -> JsonResponse:
 
 def _events(request: HttpRequest) -> list[dict[str, Any]] | str:
     """The body's events, each checked; or what is wrong with them."""
-    if len(request.body) > MAX_BODY:
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY or len(request.body) > MAX_BODY:
         return f"the body is larger than {MAX_BODY} bytes"
     try:
         body = json.loads(request.body)
-    except ValueError:
-        return "the body is not JSON"
+    except (ValueError, RecursionError):
+        return "the body is not JSON (or nested too deep)"
     events = body.get("events") if isinstance(body, dict) else None
     if not isinstance(events, list) or not 1 <= len(events) <= MAX_EVENTS:
         return f'the body must be {{"events": [1 to {MAX_EVENTS} events]}}'
     checked = []
     for index, event in enumerate(events):
-        if not isinstance(event, dict) or event.get("name") not in EVENT_NAMES:
-            return f"events[{index}]: an object whose name is one of {', '.join(EVENT_NAMES)}"
+        if not isinstance(event, dict) or event.get("name") not in POSTABLE:
+            return f"events[{index}]: an object whose name is one of {', '.join(POSTABLE)}"
         if ID_FIELDS & event.keys():
             return f"events[{index}]: userId and sessionId come from the visitor's cookies"
         try:
@@ -93,7 +109,9 @@ def decide(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "ok": decisions.ok,
-            "reason": decisions.reason,
+            # Why there is no widget is the operator's business (the
+            # account's state, the circuit): told to the browser in DEBUG.
+            "reason": decisions.reason if settings.DEBUG else "",
             "widgets": [_widget(widget) for widget in decisions.widgets],
         }
     )

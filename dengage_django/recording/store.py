@@ -137,9 +137,10 @@ def merge_fields(defaults, given):
     return merged
 
 
-#: Wire fields holding a URL of the shop, reported without attribution
-#: parameters (:func:`~dengage_django.decisions.attribution.strip_attribution`).
-URL_FIELDS = ("pageUrl", "url")
+#: Wire fields holding a URL, reported without attribution parameters
+#: (:func:`~dengage_django.decisions.attribution.strip_attribution`), as the
+#: vendor's web library reports every URL.
+URL_FIELDS = ("pageUrl", "url", "referrer")
 
 
 def prepare(name: str, fields: Mapping[str, Any], *, strict: bool | None = None) -> OutboxEvent:

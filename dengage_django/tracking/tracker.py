@@ -255,9 +255,12 @@ class Tracker:
             decisions = Decisions.empty("failed (see the log)")
         self._decisions = decisions
         for widget in decisions.widgets:
-            self.interaction(
-                "impression", instance_id=widget.instance_id, interaction_id=widget.action_id
-            )
+            try:
+                self.interaction(
+                    "impression", instance_id=widget.instance_id, interaction_id=widget.action_id
+                )
+            except DengageValidationError as exc:  # Dengage's ids: never the page's fault
+                logger.warning("no impression for a widget Dengage answered: %s", exc)
         return decisions
 
     async def adecide(self) -> Decisions:
