@@ -92,6 +92,7 @@ bench: venv ## every benchmark, in order (DATABASE_URL for PostgreSQL; BENCH_EVE
 	$(VENV)/bin/python bench/workers.py $(if $(BENCH_EVENTS),--events $(BENCH_EVENTS))
 	$(VENV)/bin/python bench/record.py $(if $(BENCH_EVENTS),--events $(BENCH_EVENTS) --autocommit-events $(BENCH_EVENTS))
 	$(VENV)/bin/python bench/middleware.py
+	$(VENV)/bin/python bench/decide.py
 	$(VENV)/bin/python bench/device.py
 
 # BENCH_SERVER_ARGS=--quick for a short run (about 2 minutes); see bench/server.py --help.

@@ -182,6 +182,8 @@ def decide(tracker: Tracker, *, page_view: bool = True) -> Decisions:
     """Send ``tracker``'s request's events live and read the decisions (see
     the module docstring); never raises for Dengage's sake."""
     global _trial
+    if _open_until and _now() < _open_until:  # first: an outage costs nothing more
+        return Decisions.empty(_open_reason)
     if not tracker.active:
         return Decisions.empty("not tracked")
     if not all(_settings_key()[:3]):
