@@ -340,18 +340,11 @@ def delivery(payloads, delivered_events, row_of_page):
 
 
 def run_child(database, args, urls):
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="example_project.shop.settings",
-        DATABASE_URL=database,
-        CONN_MAX_AGE="60",
-        DEBUG="false",
-        ALLOWED_HOSTS="testserver",
-        DENGAGE_ID_SOURCE="local",
+    env = helpers.shop_child_env(
+        database,
         DENGAGE_API_KEY=helpers.API_KEY,
         DENGAGE_ORIGIN=helpers.ORIGIN,
         DENGAGE_DATA_CENTER_URL=urls["fast_url"],
-        PYTHONPATH=str(ROOT),
     )
     argv = [sys.executable, __file__, "--child", *sys.argv[1:]]
     for name, url in urls.items():

@@ -208,4 +208,21 @@ def child_env(server_url):
     return env
 
 
+def shop_child_env(database_url, **extra):
+    """Environment for a child process running the example shop through
+    Django's test client: ``database_url``, persistent connections, DEBUG
+    off, local ids; ``extra`` on top."""
+    return dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="example_project.shop.settings",
+        DATABASE_URL=database_url,
+        CONN_MAX_AGE="60",
+        DEBUG="false",
+        ALLOWED_HOSTS="testserver",
+        DENGAGE_ID_SOURCE="local",
+        PYTHONPATH=str(ROOT),
+        **extra,
+    )
+
+
 SENDER = ["-m", "django", "send_dengage_outbox", "--no-progress"]

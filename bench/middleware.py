@@ -24,6 +24,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import helpers  # noqa: E402
+
 DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
 POSTGRES = "postgres://postgres@127.0.0.1:5432/bench"
 PAGE = "/product/run-001/"
@@ -69,16 +73,7 @@ def measure(requests, rounds):
 
 
 def run_child(database, requests, rounds):
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="example_project.shop.settings",
-        DATABASE_URL=database,
-        CONN_MAX_AGE="60",
-        DEBUG="false",
-        ALLOWED_HOSTS="testserver",
-        DENGAGE_ID_SOURCE="local",
-        PYTHONPATH=str(ROOT),
-    )
+    env = helpers.shop_child_env(database)
     args = ["--child", "--requests", str(requests), "--rounds", str(rounds)]
     result = subprocess.run(
         [sys.executable, __file__, *args],
