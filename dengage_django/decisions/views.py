@@ -34,7 +34,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_POST
 
-from ..events.validation import EVENT_NAMES, build_event
+from ..events.validation import EVENT_NAMES, check_fields
 from ..exceptions import DengageValidationError
 from .widgets import Decisions
 
@@ -74,7 +74,7 @@ def _events(request: HttpRequest) -> list[dict[str, Any]] | str:
         if ID_FIELDS & event.keys():
             return f"events[{index}]: userId and sessionId come from the visitor's cookies"
         try:
-            build_event(event["name"], {**event, "userId": "-", "sessionId": "-"})
+            check_fields(event["name"], event)
         except DengageValidationError as exc:
             return f"events[{index}]: {exc}"
         checked.append(event)

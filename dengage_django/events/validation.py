@@ -83,6 +83,7 @@ from ..exceptions import DengageValidationError
 __all__ = [
     "EVENT_NAMES",
     "build_event",
+    "check_fields",
     "clean_text",
     "encode_batch",
     "encode_event",
@@ -652,6 +653,13 @@ def build_event(name, fields, *, strict=True):
         raise DengageValidationError(
             _event_label(name), None, f"could not be validated: {_show(exc)}"
         ) from exc
+
+
+def check_fields(name, fields):
+    """Check, strictly, the fields of a ``name`` event whose ids are not
+    known yet (a visitor's input, checked before anything is recorded);
+    raises :class:`DengageValidationError` as :func:`build_event` does."""
+    build_event(name, {**fields, "userId": "-", "sessionId": "-"})
 
 
 def _build_event(name, fields, strict):

@@ -49,7 +49,7 @@ from ..decisions import live
 from ..decisions.attribution import attribution_from_query
 from ..decisions.widgets import Decisions
 from ..events import adapters
-from ..events.validation import build_event
+from ..events.validation import check_fields
 from ..exceptions import DengageError, DengageValidationError
 from ..recording.store import (
     default_fields,
@@ -375,7 +375,7 @@ class Tracker:
             "interactionId": found.interaction_id,
         }
         try:
-            build_event("INTERACTION", {**fields, "userId": "-", "sessionId": "-"})
+            check_fields("INTERACTION", fields)
         except DengageValidationError as exc:
             logger.debug("no INTERACTION for an unusable landing URL: %s", exc)
             return None
