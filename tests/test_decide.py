@@ -372,3 +372,11 @@ def test_odd_ids_from_dengage_never_break_a_strict_page(fake_server, caplog):
     )
     decisions = tracker_for().decide()  # strict mode is on in tests
     assert decisions.widgets and "no impression" in caplog.text
+
+
+def test_a_client_borrowed_before_a_settings_change_is_not_lent_after_it(fake_server, settings):
+    borrowed = live._borrow()
+    assert borrowed[1].api_key == settings.DENGAGE_API_KEY
+    settings.DENGAGE_API_KEY = "another-key"
+    live._return(borrowed)  # the call in flight ends after the change
+    assert live._borrow()[1].api_key == "another-key"

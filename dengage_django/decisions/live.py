@@ -135,9 +135,10 @@ def _settings_key() -> tuple:
     )
 
 
-def _borrow() -> DengageClient | None:
-    """An idle client for the current settings (or a new one); ``None``
-    when dengage-django is not configured. Give it back with :func:`_return`."""
+def _borrow() -> tuple[tuple, DengageClient] | None:
+    """``(settings, client)``: an idle client for the current settings (or
+    a new one) and the settings it was made with; ``None`` when
+    dengage-django is not configured. Give it back with :func:`_return`."""
     key = _settings_key()
     if not all(key[:3]):
         return None
@@ -147,18 +148,19 @@ def _borrow() -> DengageClient | None:
         except queue.Empty:
             break
         if client_key == key:
-            return client
+            return key, client
         client.close()  # the settings changed
     client = DengageClient(api_key=key[0], data_center_url=key[1], origin=key[2])
     # One limit for connecting and reading the answer together (urllib3's
     # total); DNS resolution is not covered: give the data center's name a
     # local resolver cache, or its address.
     client.timeout = Timeout(total=float(key[3]))
-    return client
+    return key, client
 
 
-def _return(client: DengageClient) -> None:
-    _idle.put((_settings_key(), client))
+def _return(borrowed: tuple[tuple, DengageClient]) -> None:
+    # Filed under the settings it was made with: they may have changed.
+    _idle.put(borrowed)
 
 
 def _page_answer(data: Any, earlier: int, total: int) -> Any:
@@ -232,14 +234,14 @@ def _send(tracker: Tracker, rows: list, token: str, earlier: list) -> Decisions:
     ids = [event.id for event in earlier] + [row.pk for row in live]
     bodies = [encode_event(event.payload) for event in earlier]
     bodies += [encode_event(row.payload) for row in live]
-    client = _borrow()
-    if client is None:  # the settings changed meanwhile
+    borrowed = _borrow()
+    if borrowed is None:  # the settings changed meanwhile
         outbox.release(ids, token)
         return Decisions.empty("not configured")
     try:
-        answer = client.send(join_encoded(bodies), count=len(bodies))
+        answer = borrowed[1].send(join_encoded(bodies), count=len(bodies))
     finally:
-        _return(client)
+        _return(borrowed)
     earlier.clear()  # settled below, whatever happens
     _record(answer.outcome, answer.reason)
     if not answer.ok:
