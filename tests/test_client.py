@@ -182,3 +182,39 @@ def test_redact_masks_the_configured_key_anywhere(settings):
     assert redact("key s3cr3t in text") == "key [REDACTED] in text"
     assert redact("/x?apiKey=abc&b=1") == "/x?apiKey=[REDACTED]&b=1"
     assert "s3cr3t" not in repr(DengageClient.from_settings())
+
+
+@pytest.fixture
+def no_proxy_environment(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+def closed_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_environments_proxy_is_used_as_requests_would(no_proxy_environment, fake_server):
+    no_proxy_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    client = DengageClient.from_settings()
+    answer = client.send(EVENT)
+    assert answer.outcome is Outcome.TRANSIENT and "ProxyError" in answer.reason
+    assert fake_server.events == []
+    # NO_PROXY naming the data center's host: straight there.
+    no_proxy_environment.setenv("NO_PROXY", "127.0.0.1")
+    assert DengageClient.from_settings().send(EVENT).ok
+    assert len(fake_server.events) == 1
+
+
+def test_the_environment_is_read_when_the_client_is_made(no_proxy_environment, fake_server):
+    # Not again for every request (about a millisecond of a live call's deadline).
+    client = DengageClient.from_settings()
+    no_proxy_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    assert client.send(EVENT).ok
+    assert not DengageClient.from_settings().send(EVENT).ok

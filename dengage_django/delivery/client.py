@@ -121,6 +121,13 @@ class DengageClient:
         self.origin = origin
         self.timeout = (connect_timeout, timeout)
         self.session = requests.Session()
+        # requests reads the environment (proxies, NO_PROXY, a CA bundle,
+        # ~/.netrc) again for every request, about a millisecond of a live
+        # call's deadline: it is read once, for this data center, here.
+        environment = self.session.merge_environment_settings(self.base_url, {}, None, None, None)
+        self.session.proxies.update(environment["proxies"])
+        self.session.verify = environment["verify"]
+        self.session.trust_env = False
         self.session.headers.update(
             {
                 "Content-Type": "application/json",
