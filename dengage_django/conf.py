@@ -123,9 +123,9 @@ SETTINGS = (
             "``--loop``: seconds to wait after a configuration error before trying again"),
     # -- Decisions
     Setting("LIVE_TIMEOUT", 0.3, "float", "number", "Decisions",
-            "seconds ``request.dengage.decide()`` waits for Dengage's answer, connecting "
-            "included; late, the page renders without widgets and the sender delivers its "
-            "events"),
+            "seconds ``request.dengage.decide()`` gives its live call: the POST, connecting "
+            "included, gets what storing the events left; late, the page renders without "
+            "widgets and the sender delivers its events"),
     # -- Identity
     Setting("ID_SOURCE", "dengage", "str", "id_source", "Identity",
             "where new ids come from: ``\"dengage\"`` (``/get/key``) or ``\"local\"``"),

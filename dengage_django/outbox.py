@@ -155,9 +155,13 @@ def record(rows: Sequence[OutboxEvent]) -> Sequence[OutboxEvent]:
             insert(rows)
     else:
         insert(rows)
+    _recorded(rows)
+    return rows
+
+
+def _recorded(rows: Sequence[OutboxEvent]) -> None:
     for row in rows:
         signals.send(signals.event_recorded, OutboxEvent, event=row)
-    return rows
 
 
 def record_one(
@@ -398,16 +402,24 @@ def claim_visitor(user_id: str, token: str, *, lease_seconds: float) -> list[Cla
     its worker may still be sending). The check follows the update, in one
     transaction, so a sender claiming at the same moment is seen.
     """
+    with transaction.atomic(using=db_alias()):
+        return _claim_visitor(user_id, token, lease_seconds)
+
+
+def _claim_visitor(user_id: str, token: str, lease_seconds: float) -> list[Claimed] | None:
+    """:func:`claim_visitor` inside the caller's transaction, rolled back
+    when it answers ``None``."""
     if not user_id:
         return None
     open_rows = events().filter(user_id=user_id, status__in=CLAIMABLE)
-    with transaction.atomic(using=db_alias()):
-        open_rows.filter(status=Status.PENDING, next_attempt_at__lte=clock()).update(
-            status=Status.IN_FLIGHT, lease_owner=token, next_attempt_at=clock(plus=lease_seconds)
-        )
-        if open_rows.exclude(status=Status.IN_FLIGHT, lease_owner=token).exists():
-            transaction.set_rollback(True, using=db_alias())
-            return None
+    taken = open_rows.filter(status=Status.PENDING, next_attempt_at__lte=clock()).update(
+        status=Status.IN_FLIGHT, lease_owner=token, next_attempt_at=clock(plus=lease_seconds)
+    )
+    if open_rows.exclude(status=Status.IN_FLIGHT, lease_owner=token).exists():
+        transaction.set_rollback(True, using=db_alias())
+        return None
+    if not taken:  # the token is new: nothing else is held under it
+        return []
     rows = events().held_by(token).filter(user_id=user_id).order_by("id")
     return [
         Claimed(pk, name, payload, attempts, user)
@@ -415,6 +427,59 @@ def claim_visitor(user_id: str, token: str, *, lease_seconds: float) -> list[Cla
             "id", "name", "payload", "attempts", "user_id"
         )
     ]
+
+
+def lease_for_live(
+    user_id: str,
+    rows: Sequence[OutboxEvent],
+    token: str,
+    *,
+    lease_seconds: float,
+    limit: int,
+) -> tuple[list[Claimed], str]:
+    """A live send's outbox work before its POST, in one transaction:
+    :func:`claim_visitor` takes the visitor's due events and
+    :func:`record_leased` stores ``rows`` in flight, both under lease
+    ``token``; ``event_recorded`` is sent once it has committed. Returns
+    ``(taken, "")``; ``([], why)``, taking and storing nothing, when sending
+    now would overtake one of the visitor's open events or the POST would
+    hold more than ``limit`` events. A failure leaves ``rows`` unsaved, the
+    caller's to store as usual."""
+    alias = db_alias()
+    due = _lease(rows, token, lease_seconds)
+    try:
+        with transaction.atomic(using=alias):
+            claimed = _claim_visitor(user_id, token, lease_seconds)
+            taken = claimed or []
+            if claimed is None:
+                why = "an earlier event of the visitor is open: out of order now"
+            elif len(taken) + len(rows) > limit:
+                transaction.set_rollback(True, using=alias)
+                why = "too many events waiting"
+            else:
+                why = ""
+                insert(rows)  # no savepoint: a failure rolls the claim back too
+                if any(row.pk is None for row in rows):  # no RETURNING (MySQL)
+                    _read_keys(rows, token, taken)
+    except Exception:
+        # Rolled back (the COMMIT itself may have failed after the INSERT).
+        _unlease(rows, due, unsave=True)
+        raise
+    if why:
+        _unlease(rows, due)
+        return [], why
+    _recorded(rows)
+    return taken, ""
+
+
+def _read_keys(rows: Sequence[OutboxEvent], token: str, taken: list[Claimed]) -> None:
+    """Primary keys of ``rows`` just inserted under ``token`` after the
+    ``taken`` ones, where the INSERT could not return them: one multi-row
+    INSERT numbers its rows in order."""
+    earlier = [event.id for event in taken]
+    keys = events().held_by(token).exclude(id__in=earlier).order_by("id")
+    for row, pk in zip(rows, keys.values_list("id", flat=True), strict=True):
+        row.pk = pk
 
 
 def record_leased(
@@ -425,25 +490,36 @@ def record_leased(
     takes them, nor their visitors' later events, until the lease owner
     marks them sent or releases them, or the lease runs out
     (``lease_seconds`` on this process's clock: give it a margin)."""
-    if not token or not lease_seconds > 0:
-        raise ValueError("a live lease needs a token and a positive duration")
-    if any(row.status != Status.PENDING for row in rows):
-        raise ValueError("only valid, unsaved events are sent live")
-    expiry = timezone.now() + timedelta(seconds=lease_seconds)
-    before = [row.next_attempt_at for row in rows]
-    for row in rows:
-        row.status = Status.IN_FLIGHT
-        row.lease_owner = token
-        row.next_attempt_at = expiry
+    due = _lease(rows, token, lease_seconds)
     try:
         return record(rows)
     except Exception:
-        # Not stored: the rows are the caller's to store as usual.
-        for row, due in zip(rows, before, strict=True):
-            row.status = Status.PENDING
-            row.lease_owner = ""
-            row.next_attempt_at = due
+        _unlease(rows, due)  # not stored: the caller's to store as usual
         raise
+
+
+def _lease(rows: Sequence[OutboxEvent], token: str, lease_seconds: float) -> list:
+    """Put unsaved valid ``rows`` in flight under ``token``; returns when
+    they were due, for :func:`_unlease`."""
+    if not token or not lease_seconds > 0:
+        raise ValueError("a live lease needs a token and a positive duration")
+    if any(row.status != Status.PENDING or row.pk is not None for row in rows):
+        raise ValueError("only valid, unsaved events are sent live")
+    expiry = timezone.now() + timedelta(seconds=lease_seconds)
+    due = [row.next_attempt_at for row in rows]
+    for row in rows:
+        row.status, row.lease_owner, row.next_attempt_at = Status.IN_FLIGHT, token, expiry
+    return due
+
+
+def _unlease(rows: Sequence[OutboxEvent], due: list, *, unsave: bool = False) -> None:
+    """Undo :func:`_lease`; ``unsave``: and forget the keys an INSERT that
+    was rolled back gave them."""
+    for row, when in zip(rows, due, strict=True):
+        row.status, row.lease_owner, row.next_attempt_at = Status.PENDING, "", when
+        if unsave:
+            row.pk = None
+            row._state.adding, row._state.db = True, None
 
 
 def _held(ids: Iterable[int], token: str) -> OutboxEventQuerySet:

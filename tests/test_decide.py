@@ -106,6 +106,8 @@ def test_a_late_answer_leaves_the_events_to_the_sender_delivered_once(campaign, 
     elapsed = time.monotonic() - started
     assert decisions.widgets == [] and not decisions.ok and "timed out" in decisions.reason
     assert elapsed < 0.1 + 0.1  # one limit for connecting and reading
+    assert statuses() == [("PAGE_VIEW", Status.IN_FLIGHT)]  # given back after the response
+    tracker.flush()
     assert statuses() == [("PAGE_VIEW", Status.PENDING)]
     row = OutboxEvent.objects.get()
     assert row.attempts == 0
@@ -133,6 +135,7 @@ def test_a_failing_data_center_leaves_them_to_the_sender(campaign):
     campaign.fail_next(status=503)
     tracker = tracker_for()
     assert tracker.decide().widgets == []
+    tracker.flush()
     assert statuses() == [("PAGE_VIEW", Status.PENDING)]
     due_now()
     assert Sender().drain().sent == 1
@@ -143,7 +146,9 @@ def test_failures_in_a_row_open_the_circuit_and_pages_stop_waiting(campaign, set
     settings.DENGAGE_LIVE_TIMEOUT = 0.05
     for _ in range(live.CIRCUIT_FAILURES):
         campaign.fail_next(status=503)
-        assert not tracker_for().decide().ok
+        failed = tracker_for()
+        assert not failed.decide().ok
+        failed.flush()
     before = len(posts(campaign))
     started = time.monotonic()
     decisions = tracker_for().decide()
@@ -239,8 +244,12 @@ def test_the_template_tag_through_the_middleware_with_caching_headers(campaign):
     assert "private" in response["Cache-Control"]
     names = [e["name"] for e in campaign.events]
     assert names == ["PAGE_VIEW", "PRODUCT_VIEW"]  # one PAGE_VIEW
-    impressions = OutboxEvent.objects.filter(name="INTERACTION")
-    assert list(impressions.values_list("status", flat=True)) == [Status.PENDING]
+    # After the response: the page's events marked sent, the impression stored.
+    assert statuses() == [
+        ("PAGE_VIEW", Status.SENT),
+        ("PRODUCT_VIEW", Status.SENT),
+        ("INTERACTION", Status.PENDING),
+    ]
 
 
 def test_the_tag_renders_an_empty_list_without_a_request_or_middleware():
@@ -273,7 +282,7 @@ def test_a_database_error_while_storing_keeps_the_events_with_the_request(
     def broken(rows):
         raise outbox.OperationalError("the database went away")
 
-    monkeypatch.setattr(outbox, "record", broken)
+    monkeypatch.setattr(outbox, "insert", broken)
     decisions = tracker.decide()
     assert not decisions.ok and decisions.widgets == []
     assert "decide() failed" in caplog.text
@@ -293,7 +302,7 @@ def test_a_database_error_before_storing_keeps_the_events_with_the_request(
     def locked(*args, **kwargs):
         raise outbox.OperationalError("database is locked")
 
-    monkeypatch.setattr(outbox, "claim_visitor", locked)
+    monkeypatch.setattr(outbox, "_claim_visitor", locked)
     assert not tracker.decide().ok
     monkeypatch.undo()
     assert tracker.flush() == []
@@ -380,3 +389,100 @@ def test_a_client_borrowed_before_a_settings_change_is_not_lent_after_it(fake_se
     settings.DENGAGE_API_KEY = "another-key"
     live._return(borrowed)  # the call in flight ends after the change
     assert live._borrow()[1].api_key == "another-key"
+
+
+def slow_outbox(monkeypatch, seconds):
+    """The outbox's work before the POST takes ``seconds`` more."""
+    lease_for_live = outbox.lease_for_live
+
+    def slow(*args, **kwargs):
+        time.sleep(seconds)
+        return lease_for_live(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "lease_for_live", slow)
+
+
+def test_a_deadline_spent_by_the_database_makes_no_post_and_blames_no_one(
+    campaign, monkeypatch, settings
+):
+    settings.DENGAGE_LIVE_TIMEOUT = 0.1
+    slow_outbox(monkeypatch, 0.15)
+    for _ in range(live.CIRCUIT_FAILURES):
+        tracker = tracker_for()
+        assert "deadline was spent" in tracker.decide().reason
+        tracker.flush()
+    assert posts(campaign) == []
+    # Nothing was sent: the events are due at once, with no error of the
+    # data center's, and the circuit is still closed.
+    assert set(statuses()) == {("PAGE_VIEW", Status.PENDING)}
+    assert OutboxEvent.objects.due().count() == live.CIRCUIT_FAILURES
+    assert not OutboxEvent.objects.exclude(last_error="").exists()
+    monkeypatch.undo()
+    assert live._may_call() == ""
+
+
+def test_the_post_gets_what_is_left_of_the_deadline(campaign, monkeypatch, settings):
+    settings.DENGAGE_LIVE_TIMEOUT = 0.3
+    campaign.delay_next(0.2)  # in time for the whole deadline, not after 0.15 s of outbox work
+    slow_outbox(monkeypatch, 0.15)
+    assert "timed out" in tracker_for().decide().reason
+
+
+def test_a_failed_call_is_given_back_after_the_response(campaign):
+    campaign.fail_next(status=503)
+    tracker = tracker_for()
+    assert not tracker.decide().ok
+    assert statuses() == [("PAGE_VIEW", Status.IN_FLIGHT)]  # the page did not wait
+    assert tracker.has_pending()
+    assert tracker.flush() == []
+    assert statuses() == [("PAGE_VIEW", Status.PENDING)]
+    assert "HTTP 503" in OutboxEvent.objects.get().last_error
+
+
+def test_giving_back_after_the_response_fails_quietly_and_the_sender_takes_over(
+    campaign, monkeypatch, settings, caplog
+):
+    settings.DENGAGE_STRICT = False
+
+    def broken(*args, **kwargs):
+        raise outbox.OperationalError("the database went away")
+
+    monkeypatch.setattr(outbox, "release", broken)
+    campaign.fail_next(status=503)
+    tracker = tracker_for()
+    assert not tracker.decide().ok
+    assert tracker.flush() == []
+    assert "an outbox update after the response failed" in caplog.text
+    assert statuses() == [("PAGE_VIEW", Status.IN_FLIGHT)]
+    monkeypatch.undo()
+    # The lease runs out: the sender delivers it, once.
+    OutboxEvent.objects.filter(status=Status.IN_FLIGHT).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert Sender().drain().sent == 1
+    assert [e["name"] for e in campaign.events] == ["PAGE_VIEW"]
+
+
+def test_in_strict_mode_flush_raises_a_failed_update_and_still_stores_the_events(
+    campaign, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise outbox.OperationalError("the database went away")
+
+    monkeypatch.setattr(outbox, "release", broken)
+    campaign.fail_next(status=503)
+    tracker = tracker_for()
+    assert not tracker.decide().ok
+    tracker.track("CUSTOM_EVENT", type="after-the-call")
+    with pytest.raises(outbox.OperationalError):
+        tracker.flush()
+    assert statuses() == [("PAGE_VIEW", Status.IN_FLIGHT), ("CUSTOM_EVENT", Status.PENDING)]
+
+
+def test_a_tracker_that_does_not_defer_runs_an_update_at_once():
+    request = RequestFactory().get("/")
+    request.session = {}
+    tracker = Tracker(request)
+    done = []
+    tracker.after_response(lambda: done.append(1))
+    assert done == [1] and not tracker.has_pending()

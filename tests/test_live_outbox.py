@@ -133,7 +133,7 @@ def test_rows_that_could_not_be_stored_leased_are_pending_again(monkeypatch):
     rows = new_rows("u1")
     due = rows[0].next_attempt_at
 
-    def broken(rows):
+    def broken(rows, **kwargs):
         raise outbox.OperationalError("the database went away")
 
     monkeypatch.setattr(outbox, "record", broken)
@@ -144,3 +144,95 @@ def test_rows_that_could_not_be_stored_leased_are_pending_again(monkeypatch):
         "",
         due,
     )
+
+
+def test_lease_for_live_takes_and_stores_in_one_transaction():
+    earlier = outbox.record(new_rows("u1"))
+    token = outbox.new_lease_token()
+    rows = new_rows("u1", 2)
+    taken, refused = outbox.lease_for_live("u1", rows, token, lease_seconds=30, limit=3)
+    assert refused == "" and [event.id for event in taken] == [earlier[0].pk]
+    held = OutboxEvent.objects.held_by(token).order_by("id")
+    assert list(held.values_list("id", flat=True)) == [earlier[0].pk] + [row.pk for row in rows]
+
+
+def test_lease_for_live_over_the_limit_takes_and_stores_nothing():
+    outbox.record(new_rows("u1", 2))
+    rows = new_rows("u1", 2)
+    token = outbox.new_lease_token()
+    taken, refused = outbox.lease_for_live("u1", rows, token, lease_seconds=30, limit=3)
+    assert (taken, refused) == ([], "too many events waiting")
+    assert all(row.pk is None for row in rows)
+    assert set(OutboxEvent.objects.values_list("status", flat=True)) == {Status.PENDING}
+
+
+def test_lease_for_live_out_of_order_takes_and_stores_nothing():
+    outbox.record(new_rows("u1"))
+    outbox.claim(10, lease_seconds=30)  # a sender holds the visitor's event
+    rows = new_rows("u1")
+    taken, refused = outbox.lease_for_live("u1", rows, "t", lease_seconds=30, limit=10)
+    assert taken == [] and "order" in refused and rows[0].pk is None
+    assert OutboxEvent.objects.count() == 1
+
+
+def test_a_failed_commit_leaves_the_rows_unsaved_and_the_claim_undone(monkeypatch):
+    # The COMMIT can fail after the INSERT gave the rows their keys: they
+    # must be unsaved again, or the request would drop them.
+    from django.db import connection
+
+    earlier = outbox.record(new_rows("u1"))
+    rows = new_rows("u1")
+    due = rows[0].next_attempt_at
+
+    def failing_commit():
+        assert rows[0].pk is not None  # inserted
+        raise outbox.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(connection, "_commit", failing_commit)
+    with pytest.raises(outbox.OperationalError):
+        outbox.lease_for_live("u1", rows, "t", lease_seconds=30, limit=10)
+    monkeypatch.undo()
+    row = rows[0]
+    assert (row.pk, row._state.adding, row._state.db) == (None, True, None)
+    assert (row.status, row.lease_owner, row.next_attempt_at) == (Status.PENDING, "", due)
+    assert list(OutboxEvent.objects.values_list("id", "status")) == [
+        (earlier[0].pk, Status.PENDING)
+    ]
+
+
+def test_event_recorded_is_sent_after_the_commit_and_a_failing_receiver_changes_nothing():
+    from django.db import connection
+
+    from dengage_django.signals import event_recorded
+
+    seen = []
+
+    def receiver(sender, event, **kwargs):
+        seen.append((event.status, connection.in_atomic_block))
+        raise RuntimeError("a receiver's bug")
+
+    event_recorded.connect(receiver)
+    try:
+        rows = new_rows("u1")
+        taken, refused = outbox.lease_for_live("u1", rows, "t", lease_seconds=30, limit=10)
+    finally:
+        event_recorded.disconnect(receiver)
+    assert (taken, refused) == ([], "")
+    assert seen == [(Status.IN_FLIGHT, False)]
+    assert list(OutboxEvent.objects.held_by("t").values_list("id", flat=True)) == [rows[0].pk]
+
+
+def test_without_returning_the_keys_are_read_back(monkeypatch):
+    # MySQL's INSERT returns no keys: the rows must know them all the same,
+    # or the live call could neither mark them sent nor tell them stored.
+    from django.db import connection
+
+    earlier = outbox.record(new_rows("u1"))
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
+    rows = new_rows("u1", 3)
+    taken, _ = outbox.lease_for_live("u1", rows, "t", lease_seconds=30, limit=10)
+    monkeypatch.undo()
+    assert [event.id for event in taken] == [earlier[0].pk]
+    stored = OutboxEvent.objects.held_by("t").exclude(id=earlier[0].pk).order_by("id")
+    assert [row.pk for row in rows] == list(stored.values_list("id", flat=True))
+    assert all(isinstance(row.pk, int) for row in rows)

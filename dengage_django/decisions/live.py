@@ -3,16 +3,22 @@ deadline, and Dengage's decisions read from the answer
 (``request.dengage.decide()``).
 
 Exactly once, whatever the call does. The events go through the outbox
-first: the visitor's earlier events still waiting there are taken under a
-lease (:func:`.outbox.claim_visitor`; they go first, so nothing overtakes
-them), the request's new events are stored in flight under the same lease
-(:func:`.outbox.record_leased`), then one POST carries them all. A success
-marks them sent. A failure or an answer later than ``DENGAGE_LIVE_TIMEOUT``
-(one limit for connecting and reading) gives them back untried, due in
-:data:`FAILED_RELEASE_DELAY` seconds, and the sender delivers them; until
-then the visitor's pages make no live call. A late answer the data center
-did take is sent twice, the duplicate window a sender's timed-out request
-has. More than ``DENGAGE_BATCH_SIZE`` events for one POST: none is made.
+first, in one transaction (:func:`.outbox.lease_for_live`): the visitor's
+earlier events still waiting there are taken under a lease (they go first,
+so nothing overtakes them) and the request's new events are stored in
+flight under the same lease; then one POST carries them all, with what is
+left of ``DENGAGE_LIVE_TIMEOUT`` since ``decide()`` began (one limit for
+connecting and reading the answer; the database's work counts but is not
+interrupted). A success marks them sent. A failure, or no answer in time,
+gives them back untried after the response (:meth:`.Tracker.after_response`:
+the page does not wait), due in :data:`FAILED_RELEASE_DELAY` seconds, and
+the sender delivers them; until then the visitor's pages make no live
+call. Should the response never finish, their lease (the deadline plus
+:data:`LEASE_MARGIN`) runs out and the sender takes them. A late answer the
+data center did take is sent twice, the duplicate window a sender's
+timed-out request has. When the deadline is spent before the POST, none is
+made and the events are given back due at once. More than
+``DENGAGE_BATCH_SIZE`` events for one POST: none is made.
 
 No live call is made (the request's events stay with it, stored after the
 response as usual) when the request is not tracked, dengage-django is not
@@ -33,6 +39,7 @@ The circuit is per process: each server worker finds out for itself.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -43,7 +50,7 @@ from urllib3.util import Timeout
 
 from .. import outbox
 from ..conf import dengage_settings
-from ..delivery.answers import Outcome
+from ..delivery.answers import Answer, Outcome
 from ..delivery.client import DengageClient
 from ..events.validation import encode_event, join_encoded
 from ..models import OutboxEvent
@@ -57,9 +64,14 @@ logger = logging.getLogger(__name__)
 #: Failed live calls in a row that open the circuit, and for how long.
 CIRCUIT_FAILURES = 3
 CIRCUIT_OPEN_SECONDS = 30.0
-#: Added to the deadline for the lease of events sent live: a lease only
-#: ends sooner if the process dies mid-call, and then the sender takes over.
+#: Added to the deadline for the lease of events sent live: their lease
+#: only runs out if the process dies mid-call, or a failed call's response
+#: is not finished by then; the sender takes the events over.
 LEASE_MARGIN = 60.0
+#: Less time than this left of the deadline once the events are stored: no
+#: POST (it could only time out, and a data center that took it anyway
+#: would get the events twice).
+MIN_POST_SECONDS = 0.01
 #: After a failed or late live call its events are the sender's: they are
 #: due again after this many seconds, and until they are sent the visitor's
 #: next pages make no live call (a late answer the data center did take
@@ -150,12 +162,7 @@ def _borrow() -> tuple[tuple, DengageClient] | None:
         if client_key == key:
             return key, client
         client.close()  # the settings changed
-    client = DengageClient(api_key=key[0], data_center_url=key[1], origin=key[2])
-    # One limit for connecting and reading the answer together (urllib3's
-    # total); DNS resolution is not covered: give the data center's name a
-    # local resolver cache, or its address.
-    client.timeout = Timeout(total=float(key[3]))
-    return key, client
+    return key, DengageClient(api_key=key[0], data_center_url=key[1], origin=key[2])
 
 
 def _return(borrowed: tuple[tuple, DengageClient]) -> None:
@@ -184,6 +191,7 @@ def decide(tracker: Tracker, *, page_view: bool = True) -> Decisions:
     """Send ``tracker``'s request's events live and read the decisions (see
     the module docstring); never raises for Dengage's sake."""
     global _trial
+    started = time.perf_counter()
     if _open_until and _now() < _open_until:  # first: an outage costs nothing more
         return Decisions.empty(_open_reason)
     if not tracker.active:
@@ -198,16 +206,8 @@ def decide(tracker: Tracker, *, page_view: bool = True) -> Decisions:
     if page_view:
         tracker.record_page_view()
     rows = tracker.drop_pending()
-    token = outbox.new_lease_token()
-    earlier: list[outbox.Claimed] = []
     try:
-        return _send(tracker, rows, token, earlier)
-    except Exception:
-        # Whatever failed (the database, most likely): the visitor's earlier
-        # events go back now.
-        if earlier:
-            outbox.release([event.id for event in earlier], token)
-        raise
+        return _send(tracker, rows, started)
     finally:
         # What is not stored stays with the request, stored after the
         # response as usual (all of it when no live call was made).
@@ -216,42 +216,80 @@ def decide(tracker: Tracker, *, page_view: bool = True) -> Decisions:
             _trial = False
 
 
-def _send(tracker: Tracker, rows: list, token: str, earlier: list) -> Decisions:
+def _send(tracker: Tracker, rows: list, started: float) -> Decisions:
     live = [row for row in rows if row.status == OutboxEvent.Status.PENDING]
-    lease = float(dengage_settings.LIVE_TIMEOUT) + LEASE_MARGIN
-    taken = outbox.claim_visitor(tracker.user_id, token, lease_seconds=lease)
-    if taken is None:
-        return Decisions.empty(
-            "an earlier event of the visitor is in flight or backing off: out of order now"
-        )
-    earlier.extend(taken)
-    if not live or len(earlier) + len(live) > int(dengage_settings.BATCH_SIZE):
-        outbox.release([event.id for event in earlier], token)
-        earlier.clear()
-        return Decisions.empty("no event to send" if not live else "too many events waiting")
-    outbox.record_leased(live, token, lease_seconds=lease)
-    before = len(earlier)
-    ids = [event.id for event in earlier] + [row.pk for row in live]
-    bodies = [encode_event(event.payload) for event in earlier]
-    bodies += [encode_event(row.payload) for row in live]
-    borrowed = _borrow()
-    if borrowed is None:  # the settings changed meanwhile
-        outbox.release(ids, token)
-        return Decisions.empty("not configured")
+    if not live:
+        return Decisions.empty("no event to send")
+    deadline = float(dengage_settings.LIVE_TIMEOUT)
+    token = outbox.new_lease_token()
+    taken, refused = outbox.lease_for_live(
+        tracker.user_id,
+        live,
+        token,
+        lease_seconds=deadline + LEASE_MARGIN,
+        limit=int(dengage_settings.BATCH_SIZE),
+    )
+    if refused:
+        return Decisions.empty(refused)
+    ids = [event.id for event in taken] + [row.pk for row in live]
+    remaining = deadline - (time.perf_counter() - started)
+    if remaining < MIN_POST_SECONDS:
+        # Nothing sent: the events are the sender's, due now; no verdict
+        # on the data center.
+        tracker.after_response(functools.partial(outbox.release, ids, token))
+        return Decisions.empty("late: the deadline was spent before the POST")
     try:
-        answer = borrowed[1].send(join_encoded(bodies), count=len(bodies))
-    finally:
-        _return(borrowed)
-    earlier.clear()  # settled below, whatever happens
+        answer = _post(taken, live, remaining)
+    except Exception:
+        _release_quietly(ids, token)  # nothing was sent: _post raises before sending
+        raise
+    if answer is None:  # the settings changed meanwhile
+        _release_quietly(ids, token)
+        return Decisions.empty("not configured")
     _record(answer.outcome, answer.reason)
     if not answer.ok:
-        outbox.release(
-            ids, token, error=f"live: {answer.reason}", delay_seconds=FAILED_RELEASE_DELAY
+        # Given back after the response: the page does not wait for it.
+        error = f"live: {answer.reason}"
+        tracker.after_response(
+            functools.partial(
+                outbox.release, ids, token, error=error, delay_seconds=FAILED_RELEASE_DELAY
+            )
         )
         logger.info("live call to Dengage failed (%s): the sender delivers them", answer.reason)
         return Decisions.empty(answer.reason)
+    # Marked sent before the page goes on: were it left for after the
+    # response, a response never finished (a client gone under ASGI) would
+    # have the sender send them again.
     outbox.mark_sent(ids, token, note=answer.mismatch or "")
-    page = _page_answer(answer.data, before, len(bodies))
+    page = _page_answer(answer.data, len(taken), len(ids))
     if page is None:
         return Decisions.empty(answer.mismatch or "the answer does not match the events")
     return decisions_from_answer(page, len(live))
+
+
+def _release_quietly(ids: list[int], token: str) -> None:
+    try:
+        outbox.release(ids, token)
+    except Exception:  # the original error is the one to raise
+        logger.exception("could not give back live events; the sender takes them after their lease")
+
+
+def _post(taken: list[outbox.Claimed], live: list, remaining: float) -> Answer | None:
+    """One POST of the visitor's waiting events and the request's, within
+    ``remaining`` seconds of the deadline; ``None`` when not configured."""
+    if remaining <= 0:
+        return Answer(Outcome.TRANSIENT, "late: the outbox took the whole deadline")
+    bodies = [encode_event(event.payload) for event in taken]
+    bodies += [encode_event(row.payload) for row in live]
+    borrowed = _borrow()
+    if borrowed is None:
+        return None
+    client = borrowed[1]
+    # One limit for connecting and reading the answer together (urllib3's
+    # total), what is left of the deadline; DNS resolution is not covered:
+    # give the data center's name a local resolver cache, or its address.
+    client.timeout = Timeout(total=remaining)
+    try:
+        return client.send(join_encoded(bodies), count=len(bodies))
+    finally:
+        _return(borrowed)

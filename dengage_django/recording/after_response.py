@@ -12,6 +12,9 @@ What is traded away: a worker that dies between sending the response and
 storing its events (``kill -9``, a crash in that window of about a
 millisecond) loses those events. Events recorded inside a transaction are
 not deferred (they commit with the caller's work) and are not affected.
+The events of a failed live call (:mod:`..decisions.live`) are given back
+here too; there the window costs nothing but time: they are in the outbox
+already, and the sender takes them once their lease has run out.
 
 Servers close a response in the thread that ran the request's sync code
 (WSGI servers; Django's ASGI handler, thread-sensitively), whose database
@@ -47,6 +50,7 @@ from .store import store_batch
 if TYPE_CHECKING:
     from django.http import HttpResponseBase
 
+    from ..models import OutboxEvent
     from ..tracking.tracker import Tracker
 
 logger = logging.getLogger(__name__)
@@ -115,14 +119,15 @@ def _close(tracker: Tracker) -> None:
 
 def _store(tracker: Tracker) -> None:
     """Store ``tracker``'s deferred events, never raise; ``event_recorded``
-    receivers see the request's tracker as during the request."""
-    events = tracker.drop_pending()
-    if not events:
-        return
+    receivers see the request's tracker as during the request. A live call's
+    events are marked sent or given back first (:meth:`.Tracker.settle`)."""
     path = tracker.request.path
+    events: list[OutboxEvent] = []
     token = current_tracker.set(tracker)
     try:
-        lost = store_batch(events, strict=False)
+        tracker.settle(strict=False)
+        events = tracker.drop_pending()
+        lost = store_batch(events, strict=False) if events else []
     except Exception:  # store_batch logs database errors; this is anything else
         logger.exception("Dengage events of %s could not be stored after the response", path)
         lost = events

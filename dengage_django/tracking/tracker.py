@@ -122,6 +122,9 @@ class Tracker:
         self.events: list[OutboxEvent] = []
         self._viewed_products: set[str] = set()
         self._decisions: Decisions | None = None
+        #: Outbox updates left for after the response (a failed live
+        #: call's events given back), run by :meth:`settle`.
+        self._settle: list[Callable[[], object]] = []
 
     def __repr__(self) -> str:
         return f"<Tracker {self.request.method} {self.request.path!r} active={self.active}>"
@@ -268,9 +271,37 @@ class Tracker:
         decisions = await sync_to_async(self.decide)()
         return decisions if decisions is not None else Decisions.empty("failed")
 
+    def after_response(self, action: Callable[[], object]) -> None:
+        """Run ``action``, an outbox update the page need not wait for, with
+        the deferred events after the response (:meth:`settle`); at once
+        when this tracker does not defer."""
+        self._settle.append(action)
+        if not self.deferred:
+            self.settle()
+
+    def settle(self, *, strict: bool | None = None) -> None:
+        """Run the actions left by :meth:`after_response`, in order. One that
+        fails is logged (raised in strict mode unless ``strict=False``) and
+        the others still run: a live call's events it leaves in flight go
+        to the sender once their lease runs out."""
+        actions, self._settle = self._settle, []
+        failed: Exception | None = None
+        for action in actions:
+            try:
+                action()
+            except Exception as exc:
+                logger.exception(
+                    "dengage-django: an outbox update after the response failed (a live "
+                    "call's events it gives back go to the sender when their lease runs out)"
+                )
+                failed = failed or exc
+        if failed is not None and (dengage_settings.STRICT if strict is None else strict):
+            raise failed
+
     def has_pending(self) -> bool:
-        """Whether deferred events wait for :meth:`flush`."""
-        return bool(self._pending)
+        """Whether deferred events or :meth:`after_response` actions wait for
+        :meth:`flush`."""
+        return bool(self._pending or self._settle)
 
     def drop_pending(self) -> list[OutboxEvent]:
         """Forget the deferred events; returns them."""
@@ -281,8 +312,13 @@ class Tracker:
         """Store the deferred events in one INSERT (the middleware has this
         done once the response is sent); if that fails, each on its own, so
         one bad row loses only itself. Returns the events that could not be
-        stored (a failure raises in strict mode unless ``strict=False``)."""
-        return store_batch(self.drop_pending(), strict=strict)
+        stored (a failure raises in strict mode unless ``strict=False``).
+        :meth:`settle` runs first."""
+        try:
+            self.settle(strict=strict)
+        finally:
+            lost = store_batch(self.drop_pending(), strict=strict)
+        return lost
 
     # -- async forms ----------------------------------------------------------
 
