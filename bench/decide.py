@@ -30,11 +30,16 @@ For the last three, each round's first ``CIRCUIT_FAILURES`` pages, each by
 a new visitor, are the calls that open the circuit (timed one by one:
 median and max), the others are pages with the circuit open
 (``decisions.live.reset()`` closes it before every row; a live call made
-with it open is reported). Targets (issue 14), against off: 20 ms at most
-+22 ms; a call opening the circuit at most the deadline + 2 ms; the circuit
-open under +0.1 ms, judged on ``request.dengage.decide()``'s own time (timed
-around it, with its steps: outbox claim, store in flight, POST, mark sent
-or release), as the pages' difference is within their noise.
+with it open is reported). Targets (issue 14), against off, on the time
+until the response is whole (the visitor's wait under a WSGI server, which
+writes the response before it calls ``close()``; the worker's time, with
+``close()``, is shown too): 20 ms at most +22 ms; a call opening the
+circuit at most the deadline + 2 ms; the circuit open under +0.1 ms, judged
+on ``request.dengage.decide()``'s own time (timed around it, with its
+steps: the outbox's claim and store, POST, mark sent; and a failed call's
+release after the response), as the pages' difference is within their
+noise. The 20 ms row also gives a bare POST of the page's two events to
+the same fake: what the data center alone takes.
 
 ``send_dengage_outbox`` runs after each round (a running sender keeps the
 outbox short: the live call's claim reads the backlog) and at the end,
@@ -76,6 +81,7 @@ OPEN_CIRCUIT_LIMIT = 0.0001
 ROWS = ("off", "20 ms", "slow", "refused", "silent")
 FAILING = ("slow", "refused", "silent")
 WIDGET = b"data-widget="
+REFERENCE = "bench=reference"
 
 
 # -- the child process: one database -----------------------------------------
@@ -101,21 +107,37 @@ def _event_key(event):
 
 class Pages:
     """Requests of the product page, each with its own ``?bench=N``; which
-    row each page was for."""
+    row each page was for. Each is timed twice: until its response is whole
+    (when the test client calls its ``close()``, as a WSGI server does once
+    it has written the last byte: what the visitor waits for) and with
+    ``close()`` (the worker's time: the events stored, a live call's marked
+    sent or given back)."""
 
     def __init__(self):
+        from django.http.response import HttpResponseBase
+
         self.row_of_page = {}
+        self.closing = None
+        close = HttpResponseBase.close
+
+        def stamped(response):
+            if self.closing is None:
+                self.closing = time.perf_counter()
+            close(response)
+
+        HttpResponseBase.close = stamped
 
     def get(self, client, row):
         number = len(self.row_of_page) + 1
         self.row_of_page[number] = row
         url = f"{PAGE}?bench={number}"
+        self.closing = None
         started = time.perf_counter()
         response = client.get(url)
         elapsed = time.perf_counter() - started
-        if response.status_code != 200:
-            raise RuntimeError(f"{url}: HTTP {response.status_code}")
-        return elapsed, WIDGET in response.content
+        if response.status_code != 200 or self.closing is None:
+            raise RuntimeError(f"{url}: HTTP {response.status_code}, closed: {self.closing}")
+        return self.closing - started, elapsed, WIDGET in response.content
 
 
 class Steps:
@@ -134,8 +156,7 @@ class Steps:
         self.originals = []
         for step, owner, name in (
             ("decide", Tracker, "decide"),
-            ("claim", outbox, "claim_visitor"),
-            ("store", outbox, "record_leased"),
+            ("outbox", outbox, "lease_for_live"),
             ("POST", DengageClient, "send"),
             ("mark sent", outbox, "mark_sent"),
             ("release", outbox, "release"),
@@ -210,11 +231,14 @@ def measure(args):
                 client.get(f"/product/{slug}/?bench=setup")
             pages.get(client, "setup")
 
+    reference = bare_post(args.fast_url)
+
     per_round = {row: max(args.requests // args.rounds, 1) for row in ROWS}
     per_round["20 ms"] = max(per_round["20 ms"] // 4, 1)
     means = {row: [] for row in ROWS}
     opening = {row: [] for row in FAILING}
     widgets = dict.fromkeys(ROWS, 0)
+    closed = {row: [] for row in ROWS}  # the means with close()
     pages_with = dict.fromkeys(ROWS, 0)
     parts = Counter()  # timed pages per part of a row, for the steps
     steps = Steps()
@@ -245,10 +269,10 @@ def measure(args):
         return client
 
     def timed_page(client, row):
-        elapsed, widget = pages.get(client, row)
+        until_response, elapsed, widget = pages.get(client, row)
         widgets[row] += widget
         pages_with[row] += 1
-        return elapsed
+        return until_response, elapsed
 
     for round_number in range(args.rounds + 1):
         warm = round_number == 0  # the first round warms up
@@ -267,7 +291,7 @@ def measure(args):
                     # the sender has delivered its events).
                     steps.part = None if warm else f"{row}, opening"
                     for _ in range(live.CIRCUIT_FAILURES):
-                        elapsed = timed_page(new_visitor(row), row)
+                        elapsed, _ = timed_page(new_visitor(row), row)
                         if not warm:
                             opening[row].append(elapsed)
                             parts[steps.part] += 1
@@ -275,14 +299,17 @@ def measure(args):
                         last_slow_call = time.monotonic()
                 part = f"{row}, open" if row in FAILING else row
                 steps.part = None if warm else part
-                total = 0.0
+                total = total_closed = 0.0
                 for number in range(per_round[row]):
                     if number % args.pages_per_visitor == 0:
                         client = new_visitor(row)
-                    total += timed_page(client, row)
+                    until_response, elapsed = timed_page(client, row)
+                    total += until_response
+                    total_closed += elapsed
                 steps.part = None
                 if not warm:
                     means[row].append(total / per_round[row])
+                    closed[row].append(total_closed / per_round[row])
                     parts[part] += per_round[row]
         send_outbox()
     live.reset()
@@ -296,7 +323,11 @@ def measure(args):
     send_outbox()
     statuses = Counter(OutboxEvent.objects.values_list("status", flat=True))
     payloads = list(OutboxEvent.objects.values_list("payload", flat=True))
-    fast_events = _get(args.fast_url + "/_fake/events")
+    fast_events = [
+        event
+        for event in _get(args.fast_url + "/_fake/events")
+        if REFERENCE not in str(event.get("pageUrl"))
+    ]
     slow_events = _get(args.slow_url + "/_fake/events")
     return {
         "database": helpers.database_name(),
@@ -304,6 +335,8 @@ def measure(args):
         "per_round": per_round,
         "means": means,
         "opening": opening,
+        "closed": closed,
+        "reference": reference,
         "widgets": widgets,
         "pages": pages_with,
         "steps": steps.per_page(parts),
@@ -313,6 +346,37 @@ def measure(args):
         "slow_taken": len(slow_events),
         "delivery": delivery(payloads, fast_events + slow_events, pages.row_of_page),
     }
+
+
+def bare_post(url, count=30):
+    """Median seconds of a bare POST of a product page's two events to the
+    20 ms fake (a client of the live call's kind, its connection kept
+    alive): what the data center alone takes, seen from the shop."""
+    from dengage_django.conf import dengage_settings
+    from dengage_django.delivery.client import DengageClient
+    from dengage_django.events.validation import encode_event, join_encoded
+    from dengage_django.models import OutboxEvent
+
+    rows = OutboxEvent.objects.filter(name__in=("PAGE_VIEW", "PRODUCT_VIEW")).order_by("-id")
+    payloads = {row.name: dict(row.payload) for row in rows[:10]}
+    body = join_encoded(
+        [
+            encode_event({**payloads[name], "pageUrl": f"http://testserver{PAGE}?{REFERENCE}"})
+            for name in ("PAGE_VIEW", "PRODUCT_VIEW")
+        ]
+    )
+    client = DengageClient(
+        api_key=dengage_settings.API_KEY, data_center_url=url, origin=dengage_settings.ORIGIN
+    )
+    seconds = []
+    for _ in range(count + 1):
+        started = time.perf_counter()
+        answer = client.send(body, count=2)
+        seconds.append(time.perf_counter() - started)
+        if not answer.ok:
+            raise RuntimeError(f"the reference POST failed: {answer.reason}")
+    client.close()
+    return statistics.median(seconds[1:])
 
 
 def delivery(payloads, delivered_events, row_of_page):
@@ -406,22 +470,26 @@ def _diff(seconds):
 def report(result, args):
     """The table of the rows; returns the verdicts (True: target met)."""
     means = {row: statistics.median(values) for row, values in result["means"].items()}
+    closed = {row: statistics.median(values) for row, values in result["closed"].items()}
     off = means["off"]
     per_round = result["per_round"]
     decide_open = {row: result["steps"][f"{row}, open"]["decide"] for row in FAILING}
     print(
         f"{result['database']}: per page, median of {args.rounds} rounds' means "
         f"({per_round['off']} pages per round and row, {per_round['20 ms']} for 20 ms); "
-        f"first {result['circuit_failures']}: each call opening the circuit, median (max)"
+        f"first {result['circuit_failures']}: each call opening the circuit, median (max); "
+        "per page: until the response is whole (what the visitor waits for under a WSGI "
+        "server), with close: the worker's time, close() included"
     )
-    heads = f"{'per page':>12} {'vs off':>13} {'ratio':>6}  {'target':<13} met"
+    heads = f"{'per page':>12} {'vs off':>13} {'ratio':>6} {'with close':>11}  {'target':<13} met"
     print(f"  {'row':<40} {heads}")
     verdicts = []
 
-    def line(label, seconds, target="", met=None, note=""):
+    def line(label, seconds, target="", met=None, note="", row=None):
         diff = _diff(seconds - off) if target else ""
         mark = "" if met is None else ("yes" if met else "NO")
-        figures = f"{_ms(seconds):>12} {diff:>13} {seconds / off:>6.2f}"
+        with_close = _ms(closed[row]) if row else ""
+        figures = f"{_ms(seconds):>12} {diff:>13} {seconds / off:>6.2f} {with_close:>11}"
         print(f"  {label:<40} {figures}  {target:<13} {mark:<3} {note}".rstrip())
         if met is not None:
             verdicts.append(met)
@@ -429,11 +497,18 @@ def report(result, args):
     def widgets(row):
         return f"widget on {result['widgets'][row]:,}/{result['pages'][row]:,} pages"
 
-    line("off: SHOP_RECOMMENDATIONS off", off, note=widgets("off"))
+    line("off: SHOP_RECOMMENDATIONS off", off, note=widgets("off"), row="off")
     limit = ANSWER_DELAY + MARGIN
     slower = means["20 ms"] - off
     target = f"<= +{limit * 1e3:g} ms"
-    line("20 ms: answers in 20 ms", means["20 ms"], target, slower <= limit, widgets("20 ms"))
+    line(
+        "20 ms: answers in 20 ms",
+        means["20 ms"],
+        target,
+        slower <= limit,
+        f"{widgets('20 ms')}; the fake alone: {_ms(result['reference'])} a bare POST",
+        row="20 ms",
+    )
     names = {
         "slow": f"slow: answers in {args.slow_delay:g} s",
         "refused": "refused: closed port",
@@ -458,6 +533,7 @@ def report(result, args):
             f"< +{OPEN_CIRCUIT_LIMIT * 1e3:g} ms",
             decide_open[row] < OPEN_CIRCUIT_LIMIT,
             f"decide() {decide_open[row] * 1e6:,.0f} us; {widgets(row)}",
+            row=row,
         )
     spread = {row: max(values) - min(values) for row, values in result["means"].items()}
     print(
@@ -471,19 +547,21 @@ def report(result, args):
 def report_steps(result):
     """Where ``decide()``'s time goes, per page."""
     table = result["steps"]
-    print("  request.dengage.decide() per page, and its steps:")
+    print("  request.dengage.decide() per page, its steps, and the outbox's after the response:")
     for part in ("20 ms", *(f"{row}, {when}" for row in FAILING for when in ("opening", "open"))):
         times = table.get(part, {})
         total = times.get("decide", 0.0)
         if part.endswith(", open"):
             print(f"    {part:<18} {total * 1e6:9,.1f} us (returns at once: circuit open)")
             continue
-        named = [
-            step for step in ("claim", "store", "POST", "mark sent", "release") if step in times
-        ]
+        named = [step for step in ("outbox", "POST", "mark sent") if step in times]
         other = total - sum(times[step] for step in named)
         detail = ", ".join(f"{step} {times[step] * 1e3:.2f}" for step in named)
-        print(f"    {part:<18} {total * 1e3:9,.2f} ms = {detail}, other {other * 1e3:.2f} (ms)")
+        after = f"release {times['release'] * 1e3:.2f}" if "release" in times else ""
+        print(
+            f"    {part:<18} {total * 1e3:9,.2f} ms = {detail}, other {other * 1e3:.2f} (ms); "
+            f"after the response: {after or 'nothing'} (ms)"
+        )
 
 
 def report_delivery(result):
