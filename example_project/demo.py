@@ -111,6 +111,14 @@ class Visitor:
         )
         return self._seen(response)
 
+    def beacon(self, path, body):
+        """What the page's script sends (``navigator.sendBeacon``): text, no
+        CSRF token."""
+        response = self.session.post(
+            self.base_url + path, data=body.encode(), headers={"Content-Type": "text/plain"}
+        )
+        return self._seen(response)
+
     @property
     def user_id(self):
         return self.session.cookies.get("dengage_uid")
@@ -159,6 +167,9 @@ def journeys(base_url, products, facts):
     # which learned the first product): the phone follows its first link.
     links = re.findall(r'<a href="([^"]*_sgm_campaign=[^"]*)"', page.text)
     facts["widget links"] = [html.unescape(link) for link in links]
+    # The widget scrolled into view: the page's script reports it.
+    for token in re.findall(r'data-dengage-view="([^"]+)"', page.text):
+        phone.beacon("/dengage/widget-view/", html.unescape(token))
     if links:
         phone.get(facts["widget links"][0])
     phone.post("/basket/add/", product_id=second.sku, quantity="1", **size(second))
@@ -380,10 +391,11 @@ def checks(events, visitors, facts):
         (
             bool(facts["widget links"])
             and any(e["type"] == "impression" and e["userId"] in phone_ids for e in widget)
+            and [e["userId"] in phone_ids for e in widget if e["type"] == "widget-view"] == [True]
             and [e["userId"] in phone_ids for e in widget if e["type"] == "click"] == [True]
             and all(e["interactionId"] == "act_" + WIDGET for e in widget),
             f"the phone saw Dengage's widget ({len(facts['widget links'])} products, rendered "
-            "live) and followed a link: impressions, and one click under its userId",
+            "live) and followed a link: impressions, one view and one click under its userId",
         ),
         (
             [e["query"] for e in searches] == [facts["search"]]

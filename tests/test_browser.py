@@ -190,7 +190,8 @@ def test_a_phone_visitor_buys_and_signs_up(shop, fake_server):
 
 def test_a_visitor_clicks_a_recommended_product(shop, fake_server):
     """Dengage's widget, rendered by the server from the live answer: its
-    impression, the click on one of its products and where it led."""
+    impression, its view once scrolled to, the click on one of its
+    products and where it led."""
     import json
 
     from playwright.sync_api import sync_playwright
@@ -209,6 +210,10 @@ def test_a_visitor_clicks_a_recommended_product(shop, fake_server):
         page.goto(base_url + second)
         widget = page.locator("section.recommendations")
         assert widget.locator("h2").inner_text() == "You may also like"
+        # Seen: the page's script reports it once half of it is on screen.
+        with page.expect_response(lambda r: r.url.endswith("/dengage/widget-view/")) as seen:
+            widget.scroll_into_view_if_needed()
+        assert seen.value.status == 204
         link = widget.locator("a").first
         assert link.get_attribute("href").startswith(first + "?")
         link.click()
@@ -221,8 +226,11 @@ def test_a_visitor_clicks_a_recommended_product(shop, fake_server):
     interactions = [
         (e["type"], e["instanceId"], e["interactionId"]) for e in fake_server.interactions()
     ]
-    assert ("impression", "also-viewed", "act_also-viewed") in interactions
-    assert interactions[-1] == ("click", "also-viewed", "act_also-viewed")
+    # The widget's impression and view on its page; on the page its link led
+    # to, the click (and that page's own widget's impression).
+    widget = ("also-viewed", "act_also-viewed")
+    assert interactions[:2] == [("impression", *widget), ("widget-view", *widget)]
+    assert sorted(interactions[2:]) == [("click", *widget), ("impression", *widget)]
     assert len({e["userId"] for e in events}) == 1
     # The landing page is reported without the attribution parameters.
     assert "_sgm_" in landed

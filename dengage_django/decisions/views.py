@@ -6,9 +6,11 @@ gets Dengage's widgets back (``dengage_django.urls``, name ``dengage:decide``).
 "PRODUCT_VIEW", "productId": "P1", ...}]}`` with the visitor's cookies (and
 Django's CSRF token, as for any POST); the answer is ``{"ok": bool,
 "reason": str, "widgets": [{"instanceId", "actionId", "title",
-"products"}]}``. The events are validated as :func:`dengage_django.track`
-validates them, sent live as ``request.dengage.decide()`` sends a page's,
-and the widgets recorded as impressions.
+"products", "viewToken"}]}``: post a widget's ``viewToken`` to
+``dengage:widget-view`` once it is seen (:mod:`.beacon`). The events are
+validated as :func:`dengage_django.track` validates them, sent live as
+``request.dengage.decide()`` sends a page's, and the widgets recorded as
+impressions.
 
 The body is the visitor's: it is checked before anything is recorded, and
 any problem is a 400 naming it (nothing stored, in strict mode too). The
@@ -28,15 +30,21 @@ matters to you.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from ..conf import dengage_settings
 from ..events.validation import EVENT_NAMES, check_fields
 from ..exceptions import DengageValidationError
+from . import beacon
 from .widgets import Decisions
+
+logger = logging.getLogger(__name__)
 
 MAX_EVENTS = 20
 MAX_BODY = 64 * 1024
@@ -81,12 +89,13 @@ def _events(request: HttpRequest) -> list[dict[str, Any]] | str:
     return checked
 
 
-def _widget(widget: Any) -> dict[str, Any]:
+def _widget(widget: Any, user_id: str) -> dict[str, Any]:
     return {
         "instanceId": widget.instance_id,
         "actionId": widget.action_id,
         "title": widget.title,
         "products": widget.products,
+        "viewToken": beacon.view_token(user_id, widget),
     }
 
 
@@ -112,6 +121,51 @@ def decide(request: HttpRequest) -> JsonResponse:
             # Why there is no widget is the operator's business (the
             # account's state, the circuit): told to the browser in DEBUG.
             "reason": decisions.reason if settings.DEBUG else "",
-            "widgets": [_widget(widget) for widget in decisions.widgets],
+            "widgets": [_widget(widget, tracker.user_id) for widget in decisions.widgets],
         }
     )
+
+
+# sendBeacon cannot send Django's CSRF token. Exempt, as a cross-site page
+# can only make a visitor's browser post a token of theirs, once: a view
+# of a widget this site showed them.
+@csrf_exempt
+@require_POST
+def widget_view(request: HttpRequest) -> HttpResponse:
+    """Record INTERACTION ``widget-view`` for the widget whose token is the
+    body (:mod:`.beacon`): 204, also when the request is not tracked or the
+    token was used already; 400 for a token that is not the visitor's, too
+    old or altered (why, only with ``DEBUG`` on)."""
+    tracker = getattr(request, "dengage", None)
+    if tracker is None:
+        return HttpResponse("DengageMiddleware is not installed", status=500)
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > beacon.MAX_TOKEN or len(request.body) > beacon.MAX_TOKEN:
+        return _refused("the body is larger than a token")
+    if not tracker.active:
+        return HttpResponse(status=204)
+    view = beacon.read_token(request.body.decode("utf-8", "replace").strip(), tracker.user_id)
+    if isinstance(view, str):
+        return _refused(view)
+    try:
+        first = beacon.first_use(view)
+    except Exception:  # the cache is down: no view rather than views counted twice
+        if dengage_settings.STRICT:
+            raise
+        logger.exception("widget-view not recorded: the cache of used tokens failed")
+        first = False
+    if first:
+        try:
+            tracker.interaction(
+                "widget-view", instance_id=view.instance_id, interaction_id=view.action_id or None
+            )
+        except DengageValidationError as exc:  # ids Dengage gave: never the visitor's fault
+            logger.warning("no widget-view for a widget Dengage answered: %s", exc)
+    return HttpResponse(status=204)
+
+
+def _refused(reason: str) -> HttpResponse:
+    return HttpResponse(reason if settings.DEBUG else "", status=400, content_type="text/plain")
