@@ -486,3 +486,36 @@ def test_a_tracker_that_does_not_defer_runs_an_update_at_once():
     done = []
     tracker.after_response(lambda: done.append(1))
     assert done == [1] and not tracker.has_pending()
+
+
+def test_the_post_is_given_up_early_by_what_giving_up_took_before(campaign, monkeypatch, settings):
+    # requests returns after its timeout's clock has run out (it prepares
+    # the request before starting it): decide() keeps that back next time.
+    from dengage_django.delivery.answers import Answer, Outcome
+    from dengage_django.delivery.client import DengageClient
+
+    settings.DENGAGE_LIVE_TIMEOUT = 0.2
+    limits = []
+
+    def overrunning(client, body, count=None):
+        limits.append(client.timeout.total)
+        time.sleep(client.timeout.total + overrun)
+        return Answer(Outcome.TRANSIENT, "timed out")
+
+    monkeypatch.setattr(DengageClient, "send", overrunning)
+    overrun = 0.004
+    tracker_for().decide()
+    assert 0.002 <= live._give_up < live.MAX_GIVE_UP
+    learnt = live._give_up
+    tracker_for().decide()
+    assert limits[1] <= settings.DENGAGE_LIVE_TIMEOUT - learnt
+    overrun = 0.5  # a resolver that hung, say: never more than MAX_GIVE_UP kept back
+    tracker_for().decide()
+    assert live._give_up == live.MAX_GIVE_UP
+    live.reset()
+    assert live._give_up == 0.0
+
+
+def test_a_post_answered_in_time_teaches_nothing(campaign):
+    assert tracker_for().decide().ok
+    assert live._give_up == 0.0

@@ -9,7 +9,8 @@ so nothing overtakes them) and the request's new events are stored in
 flight under the same lease; then one POST carries them all, with what is
 left of ``DENGAGE_LIVE_TIMEOUT`` since ``decide()`` began (one limit for
 connecting and reading the answer; the database's work counts but is not
-interrupted). A success marks them sent. A failure, or no answer in time,
+interrupted), less what giving up took the last POSTs that ran to their
+limit (:data:`MAX_GIVE_UP`). A success marks them sent. A failure, or no answer in time,
 gives them back untried after the response (:meth:`.Tracker.after_response`:
 the page does not wait), due in :data:`FAILED_RELEASE_DELAY` seconds, and
 the sender delivers them; until then the visitor's pages make no live
@@ -72,6 +73,9 @@ LEASE_MARGIN = 60.0
 #: POST (it could only time out, and a data center that took it anyway
 #: would get the events twice).
 MIN_POST_SECONDS = 0.01
+#: How much later than its limit a POST that runs to it returns, learnt
+#: from those that did (an average of the last ones), at most this much.
+MAX_GIVE_UP = 0.01
 #: After a failed or late live call its events are the sender's: they are
 #: due again after this many seconds, and until they are sent the visitor's
 #: next pages make no live call (a late answer the data center did take
@@ -83,6 +87,7 @@ _failures = 0
 _open_until = 0.0
 _open_reason = ""
 _trial = False  # a call is testing whether the data center is back
+_give_up = 0.0  # see MAX_GIVE_UP
 #: Idle clients, their connections kept alive; any thread takes one (under
 #: ASGI every request runs in a thread of its own).
 _idle: queue.LifoQueue[tuple[tuple, DengageClient]] = queue.LifoQueue()
@@ -93,10 +98,12 @@ def _now() -> float:
 
 
 def reset() -> None:
-    """Close the circuit and forget the failures (tests, a settings change)."""
-    global _failures, _open_until, _open_reason, _trial
+    """Close the circuit, forget the failures and how late giving up returns
+    (tests, a settings change)."""
+    global _failures, _open_until, _open_reason, _trial, _give_up
     with _lock:
         _failures, _open_until, _open_reason, _trial = 0, 0.0, "", False
+        _give_up = 0.0
 
 
 def _may_call() -> str:
@@ -232,14 +239,18 @@ def _send(tracker: Tracker, rows: list, started: float) -> Decisions:
     if refused:
         return Decisions.empty(refused)
     ids = [event.id for event in taken] + [row.pk for row in live]
-    remaining = deadline - (time.perf_counter() - started)
-    if remaining < MIN_POST_SECONDS:
+    # Giving up takes time too (``requests`` prepares the request before
+    # its timeout's clock starts and returns after it ends): what the last
+    # POSTs that ran to their limit took is kept back, so that decide()
+    # returns within the deadline.
+    limit = deadline - (time.perf_counter() - started) - _give_up
+    if limit < MIN_POST_SECONDS:
         # Nothing sent: the events are the sender's, due now; no verdict
         # on the data center.
         tracker.after_response(functools.partial(outbox.release, ids, token))
         return Decisions.empty("late: the deadline was spent before the POST")
     try:
-        answer = _post(taken, live, remaining)
+        answer = _post(taken, live, limit)
     except Exception:
         _release_quietly(ids, token)  # nothing was sent: _post raises before sending
         raise
@@ -274,11 +285,10 @@ def _release_quietly(ids: list[int], token: str) -> None:
         logger.exception("could not give back live events; the sender takes them after their lease")
 
 
-def _post(taken: list[outbox.Claimed], live: list, remaining: float) -> Answer | None:
-    """One POST of the visitor's waiting events and the request's, within
-    ``remaining`` seconds of the deadline; ``None`` when not configured."""
-    if remaining <= 0:
-        return Answer(Outcome.TRANSIENT, "late: the outbox took the whole deadline")
+def _post(taken: list[outbox.Claimed], live: list, limit: float) -> Answer | None:
+    """One POST of the visitor's waiting events and the request's, given up
+    after ``limit`` seconds; ``None`` when not configured."""
+    global _give_up
     bodies = [encode_event(event.payload) for event in taken]
     bodies += [encode_event(row.payload) for row in live]
     borrowed = _borrow()
@@ -288,8 +298,12 @@ def _post(taken: list[outbox.Claimed], live: list, remaining: float) -> Answer |
     # One limit for connecting and reading the answer together (urllib3's
     # total), what is left of the deadline; DNS resolution is not covered:
     # give the data center's name a local resolver cache, or its address.
-    client.timeout = Timeout(total=remaining)
+    client.timeout = Timeout(total=limit)
+    started = time.perf_counter()
     try:
         return client.send(join_encoded(bodies), count=len(bodies))
     finally:
         _return(borrowed)
+        late = time.perf_counter() - started - limit
+        if late > 0:  # it ran to its limit: learn how late giving up returns
+            _give_up = min(0.5 * _give_up + 0.5 * late, MAX_GIVE_UP)
