@@ -62,7 +62,9 @@ def test_the_posted_events_go_live_and_the_widgets_come_back(campaign, visitor):
     # PAGE_VIEW of the POST itself.
     sent = campaign.events
     assert [e["name"] for e in sent] == ["PAGE_VIEW", "PRODUCT_VIEW"]
-    assert sent[0]["pageUrl"] == "https://front.example/p/1"
+    assert [e["pageUrl"] for e in sent] == ["https://front.example/p/1"] * 2
+    impression = OutboxEvent.objects.get(name="INTERACTION").payload
+    assert impression["pageUrl"] == "https://front.example/p/1"
     assert {e["userId"] for e in sent} == {visitor.cookies["dengage_uid"].value}
     statuses = dict(OutboxEvent.objects.values_list("name", "status"))
     assert statuses == {"PAGE_VIEW": "sent", "PRODUCT_VIEW": "sent", "INTERACTION": "pending"}
@@ -152,3 +154,57 @@ def test_the_view_needs_the_csrf_token_like_any_post(campaign, settings):
     client.get("/")
     assert post(client, {"events": [PAGE]}).status_code == 403
     assert campaign.events == []
+
+
+def test_without_a_page_view_the_events_are_of_the_page_posting_them(campaign, visitor):
+    answer = post(visitor, {"events": [PRODUCT]}, headers={"referer": "https://front.example/p/9"})
+    assert answer.status_code == 200
+    assert [e["pageUrl"] for e in campaign.events] == ["https://front.example/p/9"]
+    assert "referrer" not in campaign.events[0]
+
+
+def test_the_page_views_referrer_is_the_events_referrer(campaign, visitor):
+    page = {**PAGE, "referrer": "https://search.example/?q=shoes"}
+    post(visitor, {"events": [page, PRODUCT]}, headers={"referer": "https://front.example/p/1"})
+    assert {e["referrer"] for e in campaign.events} == {"https://search.example/?q=shoes"}
+
+
+def test_a_front_end_landing_from_a_widget_link_records_the_click(campaign, visitor):
+    landing = {
+        **PAGE,
+        "pageUrl": "https://front.example/p/7?_sgm_campaign=also&_sgm_action=click"
+        "&_sgm_source=act_also&colour=red",
+    }
+    post(visitor, {"events": [landing, PRODUCT]})
+    [click] = [e for e in campaign.events if e["name"] == "INTERACTION"]
+    assert (click["type"], click["instanceId"], click["interactionId"]) == (
+        "click",
+        "also",
+        "act_also",
+    )
+    # Every event reports the page without the attribution parameters.
+    assert {e["pageUrl"] for e in campaign.events} == {"https://front.example/p/7?colour=red"}
+
+
+@pytest.mark.parametrize(
+    "page_url",
+    [
+        "https://front.example/p/7?_sgm_campaign=also&_sgm_action=click",  # no source
+        "https://front.example/p/7?utm_source=newsletter&utm_campaign=x",
+        "http://[::1/p/7?_sgm_campaign=also",  # not a URL
+    ],
+)
+def test_no_click_without_a_widget_links_parameters(campaign, visitor, page_url):
+    answer = post(visitor, {"events": [{**PAGE, "pageUrl": page_url}]})
+    assert answer.status_code in (200, 400)
+    assert not [e for e in campaign.events if e["name"] == "INTERACTION"]
+    assert not OutboxEvent.objects.filter(payload__type="click").exists()
+
+
+def test_a_click_needs_a_page_view_a_product_view_alone_is_no_landing(campaign, visitor):
+    product = {
+        **PRODUCT,
+        "pageUrl": "https://front.example/p/7?_sgm_campaign=a&_sgm_action=click&_sgm_source=s",
+    }
+    post(visitor, {"events": [product]})
+    assert not [e for e in campaign.events if e["name"] == "INTERACTION"]

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -39,7 +40,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from ..conf import dengage_settings
-from ..events.validation import EVENT_NAMES, check_fields
+from ..events.validation import EVENT_NAMES, check_fields, visitor_text
 from ..exceptions import DengageValidationError
 from . import beacon
 from .widgets import Decisions
@@ -89,6 +90,33 @@ def _events(request: HttpRequest) -> list[dict[str, Any]] | str:
     return checked
 
 
+def _front_end_page(tracker: Any, request: HttpRequest, events: list[dict[str, Any]]) -> None:
+    """The front end's page is the page of this request's events (not this
+    view's URL): the posted PAGE_VIEW's ``pageUrl`` and ``referrer``, else
+    the page the browser says it posts from (``Referer``). A PAGE_VIEW
+    whose ``pageUrl`` carries a widget link's parameters is a landing:
+    its click is recorded, as the middleware records a server page's."""
+    page = next((event for event in events if event["name"] == "PAGE_VIEW"), None)
+    page_url = page.get("pageUrl") if page else None
+    if not isinstance(page_url, str) or not page_url:
+        page_url = request.headers.get("Referer", "")
+    fields = {}
+    url = visitor_text(page_url) if page_url else None
+    if url:
+        fields["pageUrl"] = url
+    referrer = page.get("referrer") if page else None
+    referrer = visitor_text(referrer) if isinstance(referrer, str) else None
+    if referrer:
+        fields["referrer"] = referrer
+    tracker.page_fields = fields
+    if page is not None and url:
+        try:
+            query = parse_qs(urlsplit(url).query)
+        except ValueError:  # not a URL (the PAGE_VIEW itself was checked)
+            query = {}
+        tracker.record_landing(query)
+
+
 def _widget(widget: Any, user_id: str) -> dict[str, Any]:
     return {
         "instanceId": widget.instance_id,
@@ -109,6 +137,7 @@ def decide(request: HttpRequest) -> JsonResponse:
     if isinstance(events, str):
         return _problem(events)
     if tracker.active:
+        _front_end_page(tracker, request, events)
         for event in events:
             fields = {key: value for key, value in event.items() if key != "name"}
             tracker.track(event["name"], **fields)

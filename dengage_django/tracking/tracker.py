@@ -122,6 +122,9 @@ class Tracker:
         self.events: list[OutboxEvent] = []
         self._viewed_products: set[str] = set()
         self._decisions: Decisions | None = None
+        #: ``pageUrl`` and ``referrer`` of this request's events when the
+        #: page is not the request's URL (the JSON view: a front end's page).
+        self.page_fields: dict[str, str] | None = None
         #: Outbox updates left for after the response (a failed live
         #: call's events given back), run by :meth:`settle`.
         self._settle: list[Callable[[], object]] = []
@@ -153,7 +156,8 @@ class Tracker:
 
     def common_fields(self) -> dict[str, Any]:
         fields = default_fields()
-        fields.update(request_fields(self.request))
+        page = self.page_fields
+        fields.update(request_fields(self.request) if page is None else page)
         fields["userId"] = self.user_id
         fields["sessionId"] = self.session_id
         fields["device"] = self.device
@@ -266,9 +270,9 @@ class Tracker:
                 logger.warning("no impression for a widget Dengage answered: %s", exc)
         return decisions
 
-    async def adecide(self) -> Decisions:
+    async def adecide(self, *, page_view: bool = True) -> Decisions:
         """:meth:`decide` for async views."""
-        decisions = await sync_to_async(self.decide)()
+        decisions = await sync_to_async(self.decide)(page_view=page_view)
         return decisions if decisions is not None else Decisions.empty("failed")
 
     def after_response(self, action: Callable[[], object]) -> None:
@@ -393,16 +397,17 @@ class Tracker:
         if sub_category is not None:
             self.sub_category = sub_category
 
-    def record_landing(self) -> OutboxEvent | None:
+    def record_landing(self, query: Mapping[str, Any] | None = None) -> OutboxEvent | None:
         """The INTERACTION of a visitor who followed a widget's link: a GET
         whose query carries ``_sgm_campaign``, ``_sgm_action`` and
         ``_sgm_source`` (or ``utm_source=segmentify`` with ``utm_campaign``,
         ``utm_medium`` and ``utm_content``); the middleware calls this. The
         values are the visitor's: unusable ones record nothing, never an
-        error, in strict mode too."""
-        if self.request.method != "GET" or not self.active:
+        error, in strict mode too. ``query``: the landing page's query
+        instead of this request's (a front end's page, ``parse_qs``'s form)."""
+        if not self.active or (query is None and self.request.method != "GET"):
             return None
-        found = attribution_from_query(self.request.GET)
+        found = attribution_from_query(self.request.GET if query is None else query)
         if found is None:
             return None
         fields = {
