@@ -120,7 +120,8 @@ SETTINGS = (
             "how long a worker holds claimed events; a dead worker's events are claimed again "
             "after this"),
     Setting("CONFIGURATION_ERROR_PAUSE", 300.0, "float", "number>=0", "Delivery",
-            "``--loop``: seconds to wait after a configuration error before trying again"),
+            "seconds a configuration error stops sending: a ``--loop`` sender's, and "
+            "live calls (``request.dengage.decide()``)"),
     # -- Decisions
     Setting("LIVE_TIMEOUT", 0.3, "float", "number", "Decisions",
             "seconds ``request.dengage.decide()`` gives its live call: the POST, connecting "

@@ -461,6 +461,10 @@ def lease_for_live(
                 insert(rows)  # no savepoint: a failure rolls the claim back too
                 if any(row.pk is None for row in rows):  # no RETURNING (MySQL)
                     _read_keys(rows, token, taken)
+                # The lease on the database's clock, as every lease.
+                events().filter(pk__in=[row.pk for row in rows]).update(
+                    next_attempt_at=clock(plus=lease_seconds)
+                )
     except Exception:
         # Rolled back (the COMMIT itself may have failed after the INSERT).
         _unlease(rows, due, unsave=True)

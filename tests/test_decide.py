@@ -360,17 +360,55 @@ def test_after_its_pause_one_call_tests_the_data_center(monkeypatch):
 
     for _ in range(live.CIRCUIT_FAILURES):
         live._record(Outcome.TRANSIENT, "HTTP 503")
-    assert "circuit open" in live._may_call()
+    assert "circuit open" in live._may_call()[0]
     later = time.monotonic() + live.CIRCUIT_OPEN_SECONDS + 1
     monkeypatch.setattr(live, "_now", lambda: later)
-    assert live._may_call() == ""  # the trial
-    assert "half open" in live._may_call()  # everyone else meanwhile
+    assert live._may_call() == ("", True)  # the trial
+    assert "half open" in live._may_call()[0]  # everyone else meanwhile
     live._record(Outcome.TRANSIENT, "HTTP 503")  # the trial failed: open again
-    assert "circuit open" in live._may_call()
+    live._end_trial()
+    assert "circuit open" in live._may_call()[0]
     monkeypatch.setattr(live, "_now", lambda: later + live.CIRCUIT_OPEN_SECONDS + 1)
-    assert live._may_call() == ""
+    assert live._may_call() == ("", True)
     live._record(Outcome.SUCCESS, "")
-    assert live._may_call() == "" and live._may_call() == ""
+    live._end_trial()
+    assert live._may_call() == ("", False) and live._may_call() == ("", False)
+
+
+def test_only_the_trial_call_ends_the_trial(campaign, monkeypatch):
+    # A call that began before the circuit opened, ending during the
+    # trial, must not let a second trial start.
+    from dengage_django.delivery.answers import Outcome
+
+    for _ in range(live.CIRCUIT_FAILURES):
+        live._record(Outcome.TRANSIENT, "HTTP 503")
+    later = time.monotonic() + live.CIRCUIT_OPEN_SECONDS + 1
+    monkeypatch.setattr(live, "_now", lambda: later)
+    assert live._may_call() == ("", True)  # another thread's trial, still out
+    live._open_until = 0.0  # as if the circuit had been closed for this call
+    assert tracker_for().decide().ok
+    live._open_until = later - 1
+    assert "half open" in live._may_call()[0]
+
+
+def test_a_refused_event_is_no_outage(campaign):
+    for _ in range(live.CIRCUIT_FAILURES):
+        campaign.status_code_next("BAD_INPUT")
+        failed = tracker_for()
+        assert not failed.decide().ok
+        failed.flush()
+    assert tracker_for().decide().ok  # the circuit never opened
+
+
+def test_decide_in_a_post_sends_no_page_view_of_it(campaign):
+    request = RequestFactory().post("/basket/", headers={"user-agent": DESKTOP})
+    request.session = {}
+    request.COOKIES["dengage_uid"] = "p" * 20  # a visitor we know
+    tracker = Tracker(request, deferred=True)
+    tracker.product_view(product_id="P1", title="Runner", price=10)
+    decisions = tracker.decide()
+    assert decisions.ok, decisions.reason
+    assert [e["name"] for e in campaign.events] == ["PRODUCT_VIEW"]
 
 
 def test_odd_ids_from_dengage_never_break_a_strict_page(fake_server, caplog):
@@ -418,7 +456,7 @@ def test_a_deadline_spent_by_the_database_makes_no_post_and_blames_no_one(
     assert OutboxEvent.objects.due().count() == live.CIRCUIT_FAILURES
     assert not OutboxEvent.objects.exclude(last_error="").exists()
     monkeypatch.undo()
-    assert live._may_call() == ""
+    assert live._may_call() == ("", False)
 
 
 def test_the_post_gets_what_is_left_of_the_deadline(campaign, monkeypatch, settings):

@@ -475,3 +475,18 @@ def test_senders_with_skewed_clocks_send_each_event_once(fake_server, monkeypatc
     assert set(
         OutboxEvent.objects.filter(id__in=ids(claimed)).values_list("status", flat=True)
     ) == {Status.IN_FLIGHT}
+
+
+def test_a_live_sends_lease_follows_the_database_clock(monkeypatch):
+    """A web worker whose clock is an hour behind stores a live send's
+    events with a whole lease all the same: no sender takes them mid-call."""
+    row("U")  # waiting: taken by the live send
+    new = outbox.new_event("PAGE_VIEW", {"name": "PAGE_VIEW", "userId": "U", "sessionId": "s"})
+    with clock_shifted(monkeypatch, -3600):
+        taken, refused = outbox.lease_for_live("U", [new], "live", lease_seconds=60, limit=10)
+    assert refused == "" and len(taken) == 1
+    now = timezone.now()
+    held = OutboxEvent.objects.filter(lease_owner="live")
+    assert held.count() == 2
+    assert all(r.next_attempt_at > now + timedelta(seconds=55) for r in held)
+    assert outbox.due_count() == 0

@@ -106,26 +106,34 @@ def reset() -> None:
         _give_up = 0.0
 
 
-def _may_call() -> str:
-    """``""`` when a live call may be made, else why not. Once the circuit's
-    pause is over one call tests the data center; the others wait for it."""
+def _may_call() -> tuple[str, bool]:
+    """``("", trial)`` when a live call may be made, else ``(why not,
+    False)``. Once the circuit's pause is over one call, the trial, tests
+    the data center; the others wait for it. The trial ends with the call
+    (:func:`_end_trial`)."""
     global _trial
     with _lock:
         if not _open_until:
-            return ""
+            return "", False
         if _now() < _open_until:
-            return _open_reason
+            return _open_reason, False
         if _trial:
-            return "circuit half open: a live call is testing the data center"
+            return "circuit half open: a live call is testing the data center", False
         _trial = True
-        return ""
+        return "", True
+
+
+def _end_trial() -> None:
+    global _trial
+    with _lock:
+        _trial = False
 
 
 def _record(outcome: Outcome, reason: str) -> None:
-    global _failures, _open_until, _open_reason, _trial
+    global _failures, _open_until, _open_reason
     with _lock:
-        _trial = False
-        if outcome is Outcome.SUCCESS:
+        # A batch refused for an event in it: the data center is up.
+        if outcome in (Outcome.SUCCESS, Outcome.BAD_EVENT):
             _failures, _open_until = 0, 0.0
             return
         if outcome is Outcome.CONFIGURATION:
@@ -197,7 +205,6 @@ def _page_answer(data: Any, earlier: int, total: int) -> Any:
 def decide(tracker: Tracker, *, page_view: bool = True) -> Decisions:
     """Send ``tracker``'s request's events live and read the decisions (see
     the module docstring); never raises for Dengage's sake."""
-    global _trial
     started = time.perf_counter()
     if _open_until and _now() < _open_until:  # first: an outage costs nothing more
         return Decisions.empty(_open_reason)
@@ -207,10 +214,10 @@ def decide(tracker: Tracker, *, page_view: bool = True) -> Decisions:
         return Decisions.empty("not configured (DENGAGE_API_KEY, _DATA_CENTER_URL, _ORIGIN)")
     if tracker.in_own_transaction():
         return Decisions.empty("inside a transaction: the events are sent after it")
-    closed = _may_call()
+    closed, trial = _may_call()
     if closed:
         return Decisions.empty(closed)
-    if page_view:
+    if page_view and tracker.request.method == "GET":  # as the middleware's
         tracker.record_page_view()
     rows = tracker.drop_pending()
     try:
@@ -219,8 +226,8 @@ def decide(tracker: Tracker, *, page_view: bool = True) -> Decisions:
         # What is not stored stays with the request, stored after the
         # response as usual (all of it when no live call was made).
         tracker.keep_pending(row for row in rows if row.pk is None)
-        with _lock:
-            _trial = False
+        if trial:
+            _end_trial()
 
 
 def _send(tracker: Tracker, rows: list, started: float) -> Decisions:
