@@ -477,10 +477,9 @@ def test_a_failed_call_is_given_back_after_the_response(campaign):
     assert "HTTP 503" in OutboxEvent.objects.get().last_error
 
 
-def test_giving_back_after_the_response_fails_quietly_and_the_sender_takes_over(
-    campaign, monkeypatch, settings, caplog
-):
-    settings.DENGAGE_STRICT = False
+def failed_call_that_cannot_be_given_back(campaign, monkeypatch):
+    """A request whose live call failed, with a database that will fail to
+    give its events back after the response."""
 
     def broken(*args, **kwargs):
         raise outbox.OperationalError("the database went away")
@@ -489,6 +488,14 @@ def test_giving_back_after_the_response_fails_quietly_and_the_sender_takes_over(
     campaign.fail_next(status=503)
     tracker = tracker_for()
     assert not tracker.decide().ok
+    return tracker
+
+
+def test_giving_back_after_the_response_fails_quietly_and_the_sender_takes_over(
+    campaign, monkeypatch, settings, caplog
+):
+    settings.DENGAGE_STRICT = False
+    tracker = failed_call_that_cannot_be_given_back(campaign, monkeypatch)
     assert tracker.flush() == []
     assert "an outbox update after the response failed" in caplog.text
     assert statuses() == [("PAGE_VIEW", Status.IN_FLIGHT)]
@@ -504,13 +511,7 @@ def test_giving_back_after_the_response_fails_quietly_and_the_sender_takes_over(
 def test_in_strict_mode_flush_raises_a_failed_update_and_still_stores_the_events(
     campaign, monkeypatch
 ):
-    def broken(*args, **kwargs):
-        raise outbox.OperationalError("the database went away")
-
-    monkeypatch.setattr(outbox, "release", broken)
-    campaign.fail_next(status=503)
-    tracker = tracker_for()
-    assert not tracker.decide().ok
+    tracker = failed_call_that_cannot_be_given_back(campaign, monkeypatch)
     tracker.track("CUSTOM_EVENT", type="after-the-call")
     with pytest.raises(outbox.OperationalError):
         tracker.flush()
