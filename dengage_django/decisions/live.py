@@ -250,14 +250,14 @@ def _send(tracker: Tracker, rows: list, started: float) -> Decisions:
     # its timeout's clock starts and returns after it ends): what the last
     # POSTs that ran to their limit took is kept back, so that decide()
     # returns within the deadline.
-    limit = deadline - (time.perf_counter() - started) - _give_up
-    if limit < MIN_POST_SECONDS:
+    ends_at = started + deadline - _give_up
+    if ends_at - time.perf_counter() < MIN_POST_SECONDS:
         # Nothing sent: the events are the sender's, due now; no verdict
         # on the data center.
         tracker.after_response(functools.partial(outbox.release, ids, token))
         return Decisions.empty("late: the deadline was spent before the POST")
     try:
-        answer = _post(taken, live, limit)
+        answer = _post(taken, live, ends_at)
     except Exception:
         _release_quietly(ids, token)  # nothing was sent: _post raises before sending
         raise
@@ -292,9 +292,9 @@ def _release_quietly(ids: list[int], token: str) -> None:
         logger.exception("could not give back live events; the sender takes them after their lease")
 
 
-def _post(taken: list[outbox.Claimed], live: list, limit: float) -> Answer | None:
+def _post(taken: list[outbox.Claimed], live: list, ends_at: float) -> Answer | None:
     """One POST of the visitor's waiting events and the request's, given up
-    after ``limit`` seconds; ``None`` when not configured."""
+    at ``ends_at`` (``time.perf_counter()``); ``None`` when not configured."""
     global _give_up
     bodies = [encode_event(event.payload) for event in taken]
     bodies += [encode_event(row.payload) for row in live]
@@ -305,8 +305,9 @@ def _post(taken: list[outbox.Claimed], live: list, limit: float) -> Answer | Non
     # One limit for connecting and reading the answer together (urllib3's
     # total), what is left of the deadline; DNS resolution is not covered:
     # give the data center's name a local resolver cache, or its address.
-    client.timeout = Timeout(total=limit)
     started = time.perf_counter()
+    limit = max(ends_at - started, 0.001)  # what encoding and borrowing left
+    client.timeout = Timeout(total=limit)
     try:
         return client.send(join_encoded(bodies), count=len(bodies))
     finally:
