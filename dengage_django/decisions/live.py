@@ -10,16 +10,17 @@ flight under the same lease; then one POST carries them all, with what is
 left of ``DENGAGE_LIVE_TIMEOUT`` since ``decide()`` began (one limit for
 connecting and reading the answer; the database's work counts but is not
 interrupted), less what giving up took the last POSTs that ran to their
-limit (:data:`MAX_GIVE_UP`). A success marks them sent. A failure, or no answer in time,
-gives them back untried after the response (:meth:`.Tracker.after_response`:
-the page does not wait), due in :data:`FAILED_RELEASE_DELAY` seconds, and
-the sender delivers them; until then the visitor's pages make no live
-call. Should the response never finish, their lease (the deadline plus
-:data:`LEASE_MARGIN`) runs out and the sender takes them. A late answer the
-data center did take is sent twice, the duplicate window a sender's
-timed-out request has. When the deadline is spent before the POST, none is
-made and the events are given back due at once. More than
-``DENGAGE_BATCH_SIZE`` events for one POST: none is made.
+limit (:data:`MAX_GIVE_UP`). A success marks them sent. A failure, or no
+answer in time, gives them back untried after the response
+(:meth:`.Tracker.after_response`: the page does not wait), due in
+:data:`FAILED_RELEASE_DELAY` seconds, and the sender delivers them; until
+then the visitor's pages make no live call. Should the response never
+finish, their lease (the deadline plus :data:`LEASE_MARGIN`) runs out and
+the sender takes them. A late answer the data center did take is sent
+twice, the duplicate window a sender's timed-out request has. When the
+deadline is spent before the POST, none is made and the events are given
+back due at once. More than ``DENGAGE_BATCH_SIZE`` events for one POST:
+none is made.
 
 No live call is made (the request's events stay with it, stored after the
 response as usual) when the request is not tracked, dengage-django is not
