@@ -119,8 +119,8 @@ def _close(tracker: Tracker) -> None:
 
 def _store(tracker: Tracker) -> None:
     """Store ``tracker``'s deferred events, never raise; ``event_recorded``
-    receivers see the request's tracker as during the request. A live call's
-    events are marked sent or given back first (:meth:`.Tracker.settle`)."""
+    receivers see the request's tracker as during the request. A failed
+    live call's events are given back first (:meth:`.Tracker.settle`)."""
     path = tracker.request.path
     events: list[OutboxEvent] = []
     token = current_tracker.set(tracker)
