@@ -75,6 +75,7 @@ CHECK_IDS = {
     "dengage_django.W009": "DENGAGE_FLOOD_CACHE names no cache of CACHES (the flood guard is off)",
     "dengage_django.W010": "the outbox's database lacks SKIP LOCKED (MariaDB <10.6, MySQL <8.0.1)",
     "dengage_django.E015": "DENGAGE_ORIGIN cannot be sent as an Origin header",
+    "dengage_django.E016": "DENGAGE_PAGE_CATEGORIES maps a URL name to no category",
     "dengage_django.I001": "where each sending setting comes from (check --deploy)",
 }
 
@@ -512,6 +513,31 @@ def _id_source(name, value):
     ]
 
 
+def _page_categories(name, value):
+    expected = 'a dict mapping URL names to "Category" or ["Category", "subCategory"]'
+    if not isinstance(value, dict):
+        return [_wrong_type(name, expected, value)]
+    for key, category in value.items():
+        fields = [category] if isinstance(category, str) else category
+        if (
+            not isinstance(key, str)
+            or not key
+            or not isinstance(fields, (list, tuple))
+            or not 1 <= len(fields) <= 2
+            or not all(isinstance(field, str) and field.strip() for field in fields)
+        ):
+            return [
+                Error(
+                    f"{PREFIX}{name}[{str(key)[:60]!r}] is {type(category).__name__} "
+                    f"{str(category)[:60]!r}: it must be a URL name mapped to a category.",
+                    hint='e.g. {"shop:product": "Product Page", '
+                    '"shop:category": ["Category Page", "Shoes"], "checkout:*": "Checkout Page"}',
+                    id=_check_id("E016"),
+                )
+            ]
+    return []
+
+
 #: Validator kind (``conf.SETTINGS``' ``check`` column) -> validator(name,
 #: value) -> messages.
 VALIDATOR_KINDS = {
@@ -528,6 +554,7 @@ VALIDATOR_KINDS = {
     "callable": _callable_or_path,
     "id_source": _id_source,
     "app_user_agents": _app_user_agents,
+    "page_categories": _page_categories,
 }
 #: Setting name (without ``DENGAGE_``) -> its validator, from ``conf.SETTINGS``.
 VALIDATORS = {setting.name: VALIDATOR_KINDS[setting.check] for setting in SETTINGS}

@@ -154,6 +154,11 @@ SETTINGS = (
     Setting("EXCLUDED_PATHS", (), "list/None", "patterns?", "Tracking",
             "regexes matched at the start of the path (after a language prefix), added to the "
             "admin, ``STATIC_URL`` and ``MEDIA_URL``"),
+    Setting("PAGE_CATEGORIES", {}, "dict", "page_categories", "Tracking",
+            "PAGE_VIEW ``category`` (or ``[category, subCategory]``) by URL name: "
+            "``{\"shop:product\": \"Product Page\", \"checkout:*\": \"Checkout Page\"}``; "
+            "``\"ns:*\"`` a whole namespace, ``\"*\"`` every page; what the view or its "
+            "template sets wins"),
     Setting("CONSENT", None, "callable", "callable", "Tracking",
             "``f(request) -> bool`` (or its dotted path); ``None``: everyone is tracked"),
     Setting("RESPECT_GPC", False, "bool", "bool", "Tracking",

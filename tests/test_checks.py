@@ -141,6 +141,7 @@ SCENARIOS = {
     "dengage_django.W009": _set(FLOOD_CACHE="nowhere"),
     "dengage_django.W010": _rows_locked_but_not_skipped,
     "dengage_django.E015": _set(ORIGIN="https://" + "ğ" * 70 + ".example.com"),
+    "dengage_django.E016": _set(PAGE_CATEGORIES={"shop:product": ["a", "b", "c"]}),
     "dengage_django.I001": _api_key_from_the_environment,
 }
 

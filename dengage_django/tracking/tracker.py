@@ -60,6 +60,7 @@ from ..recording.store import (
     store,
     store_batch,
 )
+from .categories import category_for
 from .device import device_for
 from .identity import Identity
 from .policy import untracked_reason
@@ -427,10 +428,14 @@ class Tracker:
         if self.page_view is not None or not self.active:
             return None
         fields: dict[str, Any] = {}
-        if self.category is not None:
-            fields["category"] = self.category
-        if self.sub_category is not None:
-            fields["subCategory"] = self.sub_category
+        category, sub_category = self.category, self.sub_category
+        if category is None:  # the view set none: DENGAGE_PAGE_CATEGORIES may
+            category, by_url = category_for(self.request)
+            sub_category = by_url if sub_category is None else sub_category
+        if category is not None:
+            fields["category"] = category
+        if sub_category is not None:
+            fields["subCategory"] = sub_category
         # Stored ahead of the page's other deferred events, as a browser
         # reports the page before what happens on it.
         self.page_view = self._record("PAGE_VIEW", fields, first=True)
