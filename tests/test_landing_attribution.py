@@ -131,3 +131,13 @@ def test_the_async_stack_records_the_click():
     [interaction] = events("INTERACTION")
     assert interaction["instanceId"] == "1519209383466"
     assert "_sgm_" not in events("PAGE_VIEW")[0]["pageUrl"]
+
+
+@pytest.mark.parametrize("action", ["impression", "widget-view", "purchase"])
+def test_a_link_records_a_click_and_nothing_else(action):
+    # Anyone can write a URL: an impression or a view in one would be
+    # attribution forged at will.
+    browser = Client(headers={"user-agent": DESKTOP})
+    browser.get(f"/?_sgm_campaign=C1&_sgm_action={action}&_sgm_source=A1")
+    browser.get(f"/?utm_source=segmentify&utm_medium={action}&utm_campaign=C1&utm_content=A1")
+    assert not OutboxEvent.objects.filter(name="INTERACTION").exists()

@@ -46,7 +46,7 @@ from django.utils import translation
 from .. import outbox
 from ..conf import dengage_settings
 from ..decisions import live
-from ..decisions.attribution import attribution_from_query
+from ..decisions.attribution import CLICK, attribution_from_query
 from ..decisions.widgets import Decisions
 from ..events import adapters
 from ..events.validation import check_fields
@@ -154,6 +154,12 @@ class Tracker:
     @property
     def session_id(self) -> str:
         return self.identity.resolve().session_id
+
+    @property
+    def page_url(self) -> str | None:
+        """The ``pageUrl`` of this request's events (``None``: none)."""
+        page = self.page_fields
+        return (request_fields(self.request) if page is None else page).get("pageUrl")
 
     def common_fields(self) -> dict[str, Any]:
         fields = default_fields()
@@ -402,14 +408,17 @@ class Tracker:
         """The INTERACTION of a visitor who followed a widget's link: a GET
         whose query carries ``_sgm_campaign``, ``_sgm_action`` and
         ``_sgm_source`` (or ``utm_source=segmentify`` with ``utm_campaign``,
-        ``utm_medium`` and ``utm_content``); the middleware calls this. The
-        values are the visitor's: unusable ones record nothing, never an
-        error, in strict mode too. ``query``: the landing page's query
-        instead of this request's (a front end's page, ``parse_qs``'s form)."""
+        ``utm_medium`` and ``utm_content``), the action ``click``; the
+        middleware calls this. The values are the visitor's: unusable ones,
+        or another action, record nothing, never an error, in strict mode
+        too. ``query``: the landing page's query instead of this request's
+        (a front end's page, ``parse_qs``'s form)."""
         if not self.active or (query is None and self.request.method != "GET"):
             return None
         found = attribution_from_query(self.request.GET if query is None else query)
-        if found is None:
+        if found is None or found.type != CLICK:
+            # A link records a click, nothing else: an impression or a
+            # widget-view in a URL would be attribution anyone could forge.
             return None
         fields = {
             "type": found.type,
