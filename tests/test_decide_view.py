@@ -176,6 +176,8 @@ def test_a_front_end_landing_from_a_widget_link_records_the_click(campaign, visi
         "&_sgm_source=act_also&colour=red",
     }
     post(visitor, {"events": [landing, PRODUCT]})
+    names = [e["name"] for e in campaign.events]
+    assert names == ["PAGE_VIEW", "PRODUCT_VIEW", "INTERACTION"]  # the click after its page
     [click] = [e for e in campaign.events if e["name"] == "INTERACTION"]
     assert (click["type"], click["instanceId"], click["interactionId"]) == (
         "click",
@@ -208,3 +210,13 @@ def test_a_click_needs_a_page_view_a_product_view_alone_is_no_landing(campaign, 
     }
     post(visitor, {"events": [product]})
     assert not [e for e in campaign.events if e["name"] == "INTERACTION"]
+
+
+def test_the_page_views_url_may_be_spelt_page_url(campaign, visitor):
+    page = {
+        "name": "PAGE_VIEW",
+        "category": "Product Page",
+        "page_url": "https://front.example/p/3",
+    }
+    post(visitor, {"events": [page, PRODUCT]}, headers={"referer": "https://front.example/other"})
+    assert {e["pageUrl"] for e in campaign.events} == {"https://front.example/p/3"}

@@ -63,8 +63,8 @@ def test_a_token_names_the_widget_for_its_visitor_only():
         "garbage",
         "é:ü",
         "x" * 2000,
-        signing.dumps({"i": "also", "a": "act_also", "u": UID, "n": "n"}),  # another salt
-        signing.dumps({"i": "also", "u": UID, "n": "n"}, salt=beacon.SALT),  # a field missing
+        signing.dumps({"i": "also", "a": "act_also", "u": UID, "n": "n", "p": ""}),  # no salt
+        signing.dumps({"i": "also", "u": UID, "n": "n", "p": ""}, salt=beacon.SALT),  # no "a"
         signing.dumps(["also"], salt=beacon.SALT),
     ],
 )
@@ -75,11 +75,13 @@ def test_a_token_this_site_did_not_sign_for_a_widget_is_refused(token):
 def test_an_altered_token_is_refused():
     token = beacon.view_token(UID, WIDGET)
     payload, rest = token.split(":", 1)
-    forged = signing.dumps({"i": "other", "a": "act_other", "u": UID, "n": "n"}, salt=beacon.SALT)
+    claims = {"i": "other", "a": "act_other", "u": UID, "n": "n", "p": ""}
+    forged = signing.dumps(claims, salt=beacon.SALT)
     assert beacon.read_token(forged.split(":", 1)[0] + ":" + rest, UID) == (
         "the token is not one this site signed"
     )
-    assert isinstance(beacon.read_token(payload + ":" + rest, UID), beacon.View)
+    last = "A" if token[-1] != "A" else "B"
+    assert beacon.read_token(token[:-1] + last, UID) == "the token is not one this site signed"
 
 
 def test_an_old_token_is_refused(monkeypatch):
@@ -100,10 +102,13 @@ def test_a_token_is_used_once():
 
 def test_a_beacon_records_the_widget_view_once_without_a_csrf_token():
     client = visitor()
-    token = beacon.view_token(UID, WIDGET)
+    token = beacon.view_token(UID, WIDGET, "https://shop.example/p/1/")
     assert beacon_post(client, token).status_code == 204
     assert beacon_post(client, token).status_code == 204  # replayed: nothing more
     assert views() == [("widget-view", "also", "act_also", UID)]
+    # Of the widget's page, not of the beacon's URL.
+    [payload] = OutboxEvent.objects.filter(name="INTERACTION").values_list("payload", flat=True)
+    assert payload["pageUrl"] == "https://shop.example/p/1/"
 
 
 def test_another_visitors_token_is_refused_and_records_nothing(settings):
@@ -116,9 +121,15 @@ def test_another_visitors_token_is_refused_and_records_nothing(settings):
     assert views() == []
 
 
-@pytest.mark.parametrize("body", ["", "not a token", "x" * (beacon.MAX_TOKEN + 1)])
+@pytest.mark.parametrize("body", ["", "not a token"])
 def test_bad_bodies_are_refused(body):
     assert beacon_post(visitor(), body).status_code == 400
+    assert views() == []
+
+
+def test_a_body_longer_than_a_token_is_not_read():
+    padded = beacon.view_token(UID, WIDGET) + " " * beacon.MAX_TOKEN  # valid once stripped
+    assert beacon_post(visitor(), padded).status_code == 400
     assert views() == []
 
 
@@ -140,9 +151,9 @@ def test_only_post_is_allowed():
     assert visitor().get(reverse("dengage:widget-view")).status_code == 405
 
 
-def test_an_untracked_visitor_records_nothing():
+def test_an_untracked_visitor_records_nothing_and_is_told_nothing():
     bot = visitor(**{"user-agent": "Googlebot/2.1"})
-    assert beacon_post(bot, beacon.view_token(UID, WIDGET)).status_code == 204
+    assert beacon_post(bot, beacon.view_token("x" * 20, WIDGET)).status_code == 204
     assert views() == []
 
 
@@ -167,11 +178,12 @@ def render(source, **context):
     return Template("{% load dengage %}" + source).render(Context(context))
 
 
-def test_the_attribute_carries_the_visitors_token():
+def test_the_attribute_carries_the_visitors_token_of_the_page():
     html = render("<section{% dengage_widget_view w %}>", request=tracked_request(), w=WIDGET)
     token = html.split('data-dengage-view="')[1].split('"')[0]
     assert html.startswith('<section data-dengage-view="')
-    assert beacon.read_token(token, UID).instance_id == "also"
+    view = beacon.read_token(token, UID)
+    assert (view.instance_id, view.page_url) == ("also", "http://testserver/p/1/")
 
 
 def test_no_attribute_without_a_tracked_request():

@@ -6,7 +6,8 @@ the impression (recorded when the server renders a widget) and the click
 A widget rendered by the server carries a token (:func:`view_token`,
 ``{% dengage_widget_view widget %}``), signed with Django's signing
 (``SECRET_KEY``, :data:`SALT`): the campaign (instanceId, actionId), the
-visitor's userId and a random part. A tiny script
+visitor's userId, the page it is on (the event's ``pageUrl``) and a random
+part. A tiny script
 (``{% dengage_widget_view_script %}``, inline, with the page's CSP nonce)
 watches the elements carrying one with ``IntersectionObserver`` and, once
 half of a widget is on screen, posts its token with
@@ -32,8 +33,9 @@ from ..conf import dengage_settings
 SALT = "dengage_django.widget-view"
 #: How long a rendered widget's token may be used (seconds): a day.
 MAX_AGE = 24 * 3600
-#: The longest token the view reads (bytes).
-MAX_TOKEN = 1024
+#: The longest token the view reads (bytes): a page URL of the longest
+#: string an event takes, encoded.
+MAX_TOKEN = 8192
 USED_KEY_PREFIX = "dengage:widget-view:"
 
 
@@ -44,15 +46,18 @@ class View:
     instance_id: str
     action_id: str
     nonce: str
+    page_url: str
 
 
-def view_token(user_id: str, widget: Any) -> str:
-    """The signed token of ``widget`` shown to visitor ``user_id``."""
+def view_token(user_id: str, widget: Any, page_url: str | None = None) -> str:
+    """The signed token of ``widget`` shown to visitor ``user_id`` on
+    ``page_url``."""
     claims = {
         "i": str(widget.instance_id),
         "a": str(widget.action_id or ""),
         "u": user_id,
         "n": secrets.token_urlsafe(9),
+        "p": page_url or "",
     }
     return signing.dumps(claims, salt=SALT)
 
@@ -67,12 +72,12 @@ def read_token(token: str, user_id: str) -> View | str:
     except (signing.BadSignature, ValueError, UnicodeError):
         return "the token is not one this site signed"
     if not isinstance(claims, dict) or not all(
-        isinstance(claims.get(key), str) for key in ("i", "a", "u", "n")
+        isinstance(claims.get(key), str) for key in ("i", "a", "u", "n", "p")
     ):
         return "the token is not one this site signed"
     if not user_id or claims["u"] != user_id:
         return "the token is another visitor's"
-    return View(claims["i"], claims["a"], claims["n"])
+    return View(claims["i"], claims["a"], claims["n"], claims["p"])
 
 
 def first_use(view: View) -> bool:

@@ -90,14 +90,16 @@ def _events(request: HttpRequest) -> list[dict[str, Any]] | str:
     return checked
 
 
-def _front_end_page(tracker: Any, request: HttpRequest, events: list[dict[str, Any]]) -> None:
-    """The front end's page is the page of this request's events (not this
-    view's URL): the posted PAGE_VIEW's ``pageUrl`` and ``referrer``, else
-    the page the browser says it posts from (``Referer``). A PAGE_VIEW
-    whose ``pageUrl`` carries a widget link's parameters is a landing:
-    its click is recorded, as the middleware records a server page's."""
+def _front_end_page(
+    tracker: Any, request: HttpRequest, events: list[dict[str, Any]]
+) -> dict[str, list[str]]:
+    """Make the front end's page the page of this request's events (not
+    this view's URL): the posted PAGE_VIEW's ``pageUrl`` and ``referrer``,
+    else the page the browser says it posts from (``Referer``). Returns the
+    posted PAGE_VIEW's query (``{}`` without one): a landing's, when it
+    carries a widget link's parameters."""
     page = next((event for event in events if event["name"] == "PAGE_VIEW"), None)
-    page_url = page.get("pageUrl") if page else None
+    page_url = page.get("pageUrl", page.get("page_url")) if page else None
     if not isinstance(page_url, str) or not page_url:
         page_url = request.headers.get("Referer", "")
     fields = {}
@@ -109,21 +111,21 @@ def _front_end_page(tracker: Any, request: HttpRequest, events: list[dict[str, A
     if referrer:
         fields["referrer"] = referrer
     tracker.page_fields = fields
-    if page is not None and url:
-        try:
-            query = parse_qs(urlsplit(url).query)
-        except ValueError:  # not a URL (the PAGE_VIEW itself was checked)
-            query = {}
-        tracker.record_landing(query)
+    if page is None or not url:
+        return {}
+    try:
+        return parse_qs(urlsplit(url).query)
+    except ValueError:  # not a URL (the PAGE_VIEW itself was checked)
+        return {}
 
 
-def _widget(widget: Any, user_id: str) -> dict[str, Any]:
+def _widget(widget: Any, user_id: str, page_url: str | None) -> dict[str, Any]:
     return {
         "instanceId": widget.instance_id,
         "actionId": widget.action_id,
         "title": widget.title,
         "products": widget.products,
-        "viewToken": beacon.view_token(user_id, widget),
+        "viewToken": beacon.view_token(user_id, widget, page_url),
     }
 
 
@@ -137,10 +139,13 @@ def decide(request: HttpRequest) -> JsonResponse:
     if isinstance(events, str):
         return _problem(events)
     if tracker.active:
-        _front_end_page(tracker, request, events)
+        landing = _front_end_page(tracker, request, events)
         for event in events:
             fields = {key: value for key, value in event.items() if key != "name"}
             tracker.track(event["name"], **fields)
+        # A widget's link followed: its click, after the page's PAGE_VIEW
+        # (as the middleware records a server page's).
+        tracker.record_landing(landing)
         decisions = tracker.decide(page_view=False)
     else:
         decisions = Decisions.empty("not tracked")
@@ -150,7 +155,9 @@ def decide(request: HttpRequest) -> JsonResponse:
             # Why there is no widget is the operator's business (the
             # account's state, the circuit): told to the browser in DEBUG.
             "reason": decisions.reason if settings.DEBUG else "",
-            "widgets": [_widget(widget, tracker.user_id) for widget in decisions.widgets],
+            "widgets": [
+                _widget(widget, tracker.user_id, tracker.page_url) for widget in decisions.widgets
+            ],
         }
     )
 
@@ -187,6 +194,8 @@ def widget_view(request: HttpRequest) -> HttpResponse:
         logger.exception("widget-view not recorded: the cache of used tokens failed")
         first = False
     if first:
+        # The widget's page, not this view's URL.
+        tracker.page_fields = {"pageUrl": view.page_url} if view.page_url else {}
         try:
             tracker.interaction(
                 "widget-view", instance_id=view.instance_id, interaction_id=view.action_id or None

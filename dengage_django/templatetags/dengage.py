@@ -102,7 +102,8 @@ def dengage_widget_view(context: Context, widget: Any) -> str:
     if tracker is None or not tracker.active:
         return ""
     try:
-        return format_html(' data-dengage-view="{}"', beacon.view_token(tracker.user_id, widget))
+        token = beacon.view_token(tracker.user_id, widget, tracker.page_url)
+        return format_html(' data-dengage-view="{}"', token)
     except Exception:
         if dengage_settings.STRICT:
             raise
