@@ -558,3 +558,38 @@ def test_the_post_is_given_up_early_by_what_giving_up_took_before(campaign, monk
 def test_a_post_answered_in_time_teaches_nothing(campaign):
     assert tracker_for().decide().ok
     assert live._give_up == 0.0
+
+
+def test_a_trial_call_that_fails_before_sending_still_ends_the_trial(
+    campaign, monkeypatch, settings
+):
+    from dengage_django.delivery.answers import Outcome
+
+    settings.DENGAGE_STRICT = False
+    for _ in range(live.CIRCUIT_FAILURES):
+        live._record(Outcome.TRANSIENT, "HTTP 503")
+    later = time.monotonic() + live.CIRCUIT_OPEN_SECONDS + 1
+    monkeypatch.setattr(live, "_now", lambda: later)
+
+    def broken(self):
+        raise RuntimeError("the session store is down")
+
+    monkeypatch.setattr(Tracker, "record_page_view", broken)
+    assert not tracker_for().decide().ok  # the trial, failed before its POST
+    assert live._may_call() == ("", True)  # the next call may test the data center
+
+
+def test_no_post_when_borrowing_a_client_spent_the_deadline(campaign, monkeypatch, settings):
+    settings.DENGAGE_LIVE_TIMEOUT = 0.1
+    borrow = live._borrow
+
+    def slow():
+        time.sleep(0.15)  # a client made, its environment read, on a loaded machine
+        return borrow()
+
+    monkeypatch.setattr(live, "_borrow", slow)
+    tracker = tracker_for()
+    assert "deadline was spent" in tracker.decide().reason
+    assert posts(campaign) == [] and live._failures == 0
+    tracker.flush()
+    assert OutboxEvent.objects.due().count() == 1

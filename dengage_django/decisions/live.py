@@ -218,10 +218,11 @@ def decide(tracker: Tracker, *, page_view: bool = True) -> Decisions:
     closed, trial = _may_call()
     if closed:
         return Decisions.empty(closed)
-    if page_view and tracker.request.method == "GET":  # as the middleware's
-        tracker.record_page_view()
-    rows = tracker.drop_pending()
+    rows: list = []
     try:
+        if page_view and tracker.request.method == "GET":  # as the middleware's
+            tracker.record_page_view()
+        rows = tracker.drop_pending()
         return _send(tracker, rows, started)
     finally:
         # What is not stored stays with the request, stored after the
@@ -247,24 +248,28 @@ def _send(tracker: Tracker, rows: list, started: float) -> Decisions:
     if refused:
         return Decisions.empty(refused)
     ids = [event.id for event in taken] + [row.pk for row in live]
+    try:
+        bodies = [encode_event(event.payload) for event in taken]
+        bodies += [encode_event(row.payload) for row in live]
+        borrowed = _borrow()
+    except Exception:
+        _release_quietly(ids, token)  # nothing was sent
+        raise
+    if borrowed is None:  # the settings changed meanwhile
+        _release_quietly(ids, token)
+        return Decisions.empty("not configured")
     # Giving up takes time too (``requests`` prepares the request before
     # its timeout's clock starts and returns after it ends): what the last
     # POSTs that ran to their limit took is kept back, so that decide()
     # returns within the deadline.
-    ends_at = started + deadline - _give_up
-    if ends_at - time.perf_counter() < MIN_POST_SECONDS:
+    limit = started + deadline - _give_up - time.perf_counter()
+    if limit < MIN_POST_SECONDS:
+        _return(borrowed)
         # Nothing sent: the events are the sender's, due now; no verdict
         # on the data center.
         tracker.after_response(functools.partial(outbox.release, ids, token))
         return Decisions.empty("late: the deadline was spent before the POST")
-    try:
-        answer = _post(taken, live, ends_at)
-    except Exception:
-        _release_quietly(ids, token)  # nothing was sent: _post raises before sending
-        raise
-    if answer is None:  # the settings changed meanwhile
-        _release_quietly(ids, token)
-        return Decisions.empty("not configured")
+    answer = _post(borrowed, join_encoded(bodies), len(bodies), limit)
     _record(answer.outcome, answer.reason)
     if not answer.ok:
         # Given back after the response: the page does not wait for it.
@@ -293,24 +298,18 @@ def _release_quietly(ids: list[int], token: str) -> None:
         logger.exception("could not give back live events; the sender takes them after their lease")
 
 
-def _post(taken: list[outbox.Claimed], live: list, ends_at: float) -> Answer | None:
-    """One POST of the visitor's waiting events and the request's, given up
-    at ``ends_at`` (``time.perf_counter()``); ``None`` when not configured."""
+def _post(borrowed: tuple[tuple, DengageClient], body: bytes, count: int, limit: float) -> Answer:
+    """POST ``body`` (``count`` events) with ``borrowed``'s client, given up
+    after ``limit`` seconds (one limit for connecting and reading the
+    answer, urllib3's total; DNS resolution is not covered: give the data
+    center's name a local resolver cache, or its address); the client goes
+    back. Never raises (:meth:`.DengageClient.send`)."""
     global _give_up
-    bodies = [encode_event(event.payload) for event in taken]
-    bodies += [encode_event(row.payload) for row in live]
-    borrowed = _borrow()
-    if borrowed is None:
-        return None
     client = borrowed[1]
-    # One limit for connecting and reading the answer together (urllib3's
-    # total), what is left of the deadline; DNS resolution is not covered:
-    # give the data center's name a local resolver cache, or its address.
-    started = time.perf_counter()
-    limit = max(ends_at - started, 0.001)  # what encoding and borrowing left
     client.timeout = Timeout(total=limit)
+    started = time.perf_counter()
     try:
-        return client.send(join_encoded(bodies), count=len(bodies))
+        return client.send(body, count=count)
     finally:
         _return(borrowed)
         late = time.perf_counter() - started - limit
