@@ -218,3 +218,12 @@ def test_the_environment_is_read_when_the_client_is_made(no_proxy_environment, f
     no_proxy_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
     assert client.send(EVENT).ok
     assert not DengageClient.from_settings().send(EVENT).ok
+
+
+def test_a_data_center_url_that_cannot_be_parsed_is_a_configuration_answer():
+    # The system check (E004) reports it, but servers run no checks: the
+    # client must not raise, pages must not break.
+    client = DengageClient(api_key=KEY, data_center_url="https://[bad", origin="https://s.example")
+    answer = client.send(EVENT)
+    assert answer.outcome is Outcome.CONFIGURATION
+    assert "DENGAGE_DATA_CENTER_URL cannot be parsed" in answer.reason

@@ -124,9 +124,17 @@ class DengageClient:
         # requests reads the environment (proxies, NO_PROXY, a CA bundle,
         # ~/.netrc) again for every request, about a millisecond of a live
         # call's deadline: it is read once, for this data center, here.
-        environment = self.session.merge_environment_settings(self.base_url, {}, None, None, None)
-        self.session.proxies.update(environment["proxies"])
-        self.session.verify = environment["verify"]
+        #: Why no request can be sent (a setting that cannot travel), or "".
+        self.problem = ""
+        try:
+            environment = self.session.merge_environment_settings(
+                self.base_url, {}, None, None, None
+            )
+        except ValueError as exc:  # a URL that cannot be parsed ("https://[bad")
+            self.problem = redact(f"DENGAGE_DATA_CENTER_URL cannot be parsed: {exc}", api_key)
+        else:
+            self.session.proxies.update(environment["proxies"])
+            self.session.verify = environment["verify"]
         self.session.trust_env = False
         self.session.headers.update(
             {
@@ -135,8 +143,6 @@ class DengageClient:
                 "User-Agent": USER_AGENT,
             }
         )
-        #: Why no request can be sent (a setting that cannot travel), or "".
-        self.problem = ""
         try:
             origin_header = ascii_origin(origin)
             if not _HEADER_VALUE.fullmatch(origin_header):
