@@ -1,6 +1,13 @@
+import os
+
 import pytest
 
 from dengage_django.testing import FakeDengageServer
+
+# tests/oscar runs in a django-oscar shop of its own (tox environment
+# "oscar": pytest tests/oscar --ds tests.oscar.settings).
+if os.environ.get("DJANGO_SETTINGS_MODULE") != "tests.oscar.settings":
+    collect_ignore = ["oscar"]
 
 
 @pytest.fixture

@@ -118,3 +118,24 @@ def test_a_setting_of_the_wrong_shape_is_an_error(settings, value):
 def test_a_right_setting_passes_its_check(settings):
     settings.DENGAGE_PAGE_CATEGORIES = CATEGORIES
     assert not [m for m in check_setting_values() if "PAGE_CATEGORIES" in m.msg]
+
+
+@pytest.fixture
+def integration_defaults():
+    from dengage_django.tracking import categories
+
+    saved = dict(categories.DEFAULTS)
+    categories.register_defaults({"shop:product": "Item Page", "checkout:*": "Checkout Page"})
+    yield
+    categories.DEFAULTS.clear()
+    categories.DEFAULTS.update(saved)
+
+
+def test_an_integrations_defaults_apply_under_the_shops_setting(integration_defaults, settings):
+    # The settings fixture only (inside override_settings it would restore
+    # that override's ROOT_URLCONF for the tests after this one).
+    settings.ROOT_URLCONF = __name__
+    assert category_of("/p/1/") == ("Item Page", None)
+    settings.DENGAGE_PAGE_CATEGORIES = {"shop:product": "Product Page"}
+    assert category_of("/p/1/") == ("Product Page", None)  # the shop's wins
+    assert category_of("/checkout/") == ("Checkout Page", None)  # the rest stays

@@ -15,13 +15,25 @@ from typing import Any
 
 from ..conf import dengage_settings
 
+#: Categories integrations give the URLs of the apps they integrate
+#: (:func:`register_defaults`); the shop's setting overrides them, key by key.
+DEFAULTS: dict[str, Any] = {}
+
+
+def register_defaults(categories: dict[str, Any]) -> None:
+    """Add ``categories`` (``DENGAGE_PAGE_CATEGORIES``' shape) under the
+    shop's own setting: an integration's app calls this in ``ready()``."""
+    DEFAULTS.update(categories)
+
 
 def category_for(request: Any) -> tuple[str | None, str | None]:
-    """``(category, subCategory)`` the setting gives ``request``'s page;
-    ``(None, None)`` when it gives none (or the URL did not resolve)."""
-    mapping = dengage_settings.PAGE_CATEGORIES
+    """``(category, subCategory)`` the setting (over :data:`DEFAULTS`) gives
+    ``request``'s page; ``(None, None)`` when it gives none (or the URL did
+    not resolve)."""
+    setting = dengage_settings.PAGE_CATEGORIES
+    mapping = {**DEFAULTS, **setting} if isinstance(setting, dict) else DEFAULTS
     match = getattr(request, "resolver_match", None)
-    if not mapping or not isinstance(mapping, dict) or match is None:
+    if not mapping or match is None:
         return None, None
     namespaces = list(match.namespaces)
     keys = [match.view_name]

@@ -1,0 +1,1 @@
+"""Integrations with other Django apps, each installed on its own."""

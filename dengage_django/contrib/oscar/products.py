@@ -1,0 +1,76 @@
+"""An Oscar product as a PRODUCT_VIEW, priced as the request's pricing
+strategy prices it (what the shop displays)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _absolute(request: Any, url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return request.build_absolute_uri(url)
+    except Exception:  # DisallowedHost and friends: no URL rather than no event
+        return None
+
+
+def _image(request: Any, product: Any) -> str | None:
+    image = product.primary_image()
+    # Without an image Oscar answers a dict describing its placeholder.
+    original = getattr(image, "original", None)
+    if not original:
+        return None
+    try:
+        return _absolute(request, original.url)
+    except ValueError:  # a file field without a file
+        return None
+
+
+def _stock_info(request: Any, product: Any) -> Any:
+    strategy = getattr(request, "strategy", None)
+    if strategy is None:
+        return None
+    if product.is_parent:
+        return strategy.fetch_for_parent(product)
+    return strategy.fetch_for_product(product)
+
+
+def product_fields(product: Any, request: Any) -> dict[str, Any]:
+    """PRODUCT_VIEW fields of Oscar ``product`` for ``request``: id, title,
+    url, image, categories ("A > B > C"), price incl. tax where the
+    strategy knows the tax (else excl. tax) with its currency, stock; a
+    child reports its parent as ``groupId``."""
+    parent = product.parent if product.is_child else None
+    fields: dict[str, Any] = {
+        "productId": str(product.pk),
+        "title": product.get_title(),
+        "url": _absolute(request, product.get_absolute_url()),
+        "image": _image(request, product),
+    }
+    if parent is not None:
+        fields["groupId"] = str(parent.pk)
+    categories = [category.full_name for category in product.get_categories().all()]
+    if categories:
+        fields["categories"] = categories
+        fields["category"] = categories[0]
+    info = _stock_info(request, product)
+    fields.update(_price(info))
+    availability = getattr(info, "availability", None)
+    if availability is not None:
+        fields["inStock"] = bool(availability.is_available_to_buy)
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _price(info: Any) -> dict[str, Any]:
+    price = getattr(info, "price", None)
+    if price is None or not price.exists:
+        return {}
+    amount = price.incl_tax if price.is_tax_known else price.excl_tax
+    return {"price": amount, "currency": price.currency}
+
+
+def price_fields(product: Any, request: Any) -> dict[str, Any]:
+    """``price`` and ``currency`` of ``product`` as the request's strategy
+    prices it (``{}`` when it cannot)."""
+    return _price(_stock_info(request, product))
