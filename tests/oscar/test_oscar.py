@@ -101,3 +101,21 @@ def test_a_search_records_its_query(shoe):
 def test_an_empty_search_records_none(shoe):
     browser().get("/search/?q=")
     assert recorded("SEARCH") == []
+
+
+def test_a_product_oscar_cannot_describe_never_breaks_the_page(shoe, monkeypatch, settings):
+    from dengage_django.contrib.oscar import receivers
+
+    settings.DENGAGE_STRICT = False
+
+    def broken(product, request):
+        raise AttributeError("a forked catalogue without get_title")
+
+    monkeypatch.setattr(receivers, "product_fields", broken)
+    monkeypatch.setattr(receivers, "price_fields", broken)
+    client = browser()
+    assert client.get(shoe.get_absolute_url()).status_code == 200
+    assert recorded("PRODUCT_VIEW") == [] and len(recorded("PAGE_VIEW")) == 1
+    assert client.post(f"/basket/add/{shoe.pk}/", {"quantity": "1"}).status_code == 302
+    [add] = recorded("BASKET_OPERATIONS")
+    assert "price" not in add and add["quantity"] == 1

@@ -19,19 +19,26 @@ def _tracker(request: Any) -> Any:
     return getattr(request, "dengage", None)
 
 
+def _read(read: Any, product: Any, request: Any, what: str) -> dict[str, Any] | None:
+    """``read(product, request)``; ``None``, logged, when Oscar fails us
+    (raised in strict mode)."""
+    try:
+        return read(product, request)
+    except Exception:
+        if dengage_settings.STRICT:
+            raise
+        logger.exception("no %s for Oscar product %r", what, getattr(product, "pk", None))
+        return None
+
+
 def on_product_viewed(sender: Any, product: Any, user: Any, request: Any, **kwargs: Any) -> None:
     """``catalogue.signals.product_viewed``: a PRODUCT_VIEW."""
     tracker = _tracker(request)
     if tracker is None or not tracker.active:
         return
-    try:
-        fields = product_fields(product, request)
-    except Exception:
-        if dengage_settings.STRICT:
-            raise
-        logger.exception("no PRODUCT_VIEW for Oscar product %r", getattr(product, "pk", None))
-        return
-    tracker.product_view(**fields)
+    fields = _read(product_fields, product, request, "PRODUCT_VIEW")
+    if fields is not None:
+        tracker.product_view(**fields)
 
 
 def _quantity(value: Any) -> int:
@@ -49,13 +56,7 @@ def on_basket_addition(sender: Any, product: Any, user: Any, request: Any, **kwa
     tracker = _tracker(request)
     if tracker is None or not tracker.active:
         return
-    try:
-        fields = price_fields(product, request)
-    except Exception:
-        if dengage_settings.STRICT:
-            raise
-        logger.exception("no price for Oscar product %r", getattr(product, "pk", None))
-        fields = {}
+    fields = _read(price_fields, product, request, "price") or {}
     quantity = _quantity(request.POST.get("quantity"))
     tracker.basket_add(str(product.pk), quantity=quantity, **fields)
 
