@@ -119,3 +119,52 @@ def test_a_product_oscar_cannot_describe_never_breaks_the_page(shoe, monkeypatch
     assert client.post(f"/basket/add/{shoe.pk}/", {"quantity": "1"}).status_code == 302
     [add] = recorded("BASKET_OPERATIONS")
     assert "price" not in add and add["quantity"] == 1
+
+
+def test_an_unpublished_product_a_staff_member_opens_is_not_sent(shoe):
+    from django.contrib.auth import get_user_model
+
+    secret = create_product(title="Secret", price=Decimal("9"), num_in_stock=1, is_public=False)
+    staff = get_user_model().objects.create_user("staff", "staff@example.com", "pw", is_staff=True)
+    client = browser()
+    client.force_login(staff)
+    assert client.get(secret.get_absolute_url()).status_code == 200
+    assert recorded("PRODUCT_VIEW") == []
+
+
+@pytest.mark.parametrize(
+    "method, headers",
+    [("head", {}), ("get", {"sec-purpose": "prefetch"})],
+)
+def test_no_product_view_for_what_no_visitor_saw(shoe, method, headers):
+    getattr(browser(), method)(shoe.get_absolute_url(), headers=headers)
+    assert recorded("PRODUCT_VIEW") == [] and recorded("PAGE_VIEW") == []
+
+
+def test_next_pages_and_sorting_of_a_search_are_no_new_search(shoe):
+    client = browser()
+    for query in ("q=trail", "q=trail&page=2", "q=trail&sort_by=price-asc", "q=trail&page=1"):
+        client.get(f"/search/?{query}")
+    assert [s["query"] for s in recorded("SEARCH")] == ["trail", "trail"]
+
+
+def test_prefetched_categories_are_read_too(shoe, rf):
+    from dengage_django.contrib.oscar.products import product_fields
+
+    Product = get_model("catalogue", "Product")
+    product = Product.objects.prefetch_browsable_categories().get(pk=shoe.pk)
+    assert product_fields(product, rf.get("/"))["categories"] == ["Men > Sports > Shoes"]
+
+
+def test_a_failure_recording_never_breaks_oscars_page(shoe, monkeypatch):
+    from dengage_django.tracking.tracker import Tracker
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("the visitor's id link could not be written")
+
+    monkeypatch.setattr(Tracker, "product_view", broken)
+    monkeypatch.setattr(Tracker, "basket_add", broken)
+    client = browser()
+    assert client.get(shoe.get_absolute_url()).status_code == 200
+    assert client.post(f"/basket/add/{shoe.pk}/", {"quantity": "1"}).status_code == 302
+    assert len(recorded("PAGE_VIEW")) == 1

@@ -50,7 +50,8 @@ def product_fields(product: Any, request: Any) -> dict[str, Any]:
     }
     if parent is not None:
         fields["groupId"] = str(parent.pk)
-    categories = [category.full_name for category in product.get_categories().all()]
+    # A list when the product was loaded with Oscar's category prefetch.
+    categories = [category.full_name for category in product.get_categories()]
     if categories:
         fields["categories"] = categories
         fields["category"] = categories[0]
