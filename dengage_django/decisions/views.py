@@ -61,13 +61,19 @@ def _problem(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"ok": False, "reason": message, "widgets": []}, status=status)
 
 
-def _events(request: HttpRequest) -> list[dict[str, Any]] | str:
-    """The body's events, each checked; or what is wrong with them."""
+def _too_large(request: HttpRequest, limit: int) -> bool:
+    """Whether the body is (or says it is) longer than ``limit`` bytes:
+    judged on ``Content-Length`` before the body is read."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
-    if declared > MAX_BODY or len(request.body) > MAX_BODY:
+    return declared > limit or len(request.body) > limit
+
+
+def _events(request: HttpRequest) -> list[dict[str, Any]] | str:
+    """The body's events, each checked; or what is wrong with them."""
+    if _too_large(request, MAX_BODY):
         return f"the body is larger than {MAX_BODY} bytes"
     try:
         body = json.loads(request.body)
@@ -175,11 +181,7 @@ def widget_view(request: HttpRequest) -> HttpResponse:
     tracker = getattr(request, "dengage", None)
     if tracker is None:
         return HttpResponse("DengageMiddleware is not installed", status=500)
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > beacon.MAX_TOKEN or len(request.body) > beacon.MAX_TOKEN:
+    if _too_large(request, beacon.MAX_TOKEN):
         return _refused("the body is larger than a token")
     if not tracker.active:
         return HttpResponse(status=204)
