@@ -33,6 +33,7 @@ from .conf import dengage_settings
 from .recording.after_response import store_after
 from .recording.subject import remember_request_consent
 from .tracking.context import current_tracker
+from .tracking.hooks import FINISH_HOOKS
 from .tracking.ids import in_test_run
 from .tracking.policy import is_page_view
 from .tracking.tracker import Tracker
@@ -85,12 +86,17 @@ class DengageMiddleware:
         return response
 
     def finish(self, request, response, *, store_now=False):
-        """Record the PAGE_VIEW if this was one, write the ids back, and have
+        """Run the integrations' hooks (:mod:`.tracking.hooks`), record the
+        PAGE_VIEW if this was one, write the ids back, and have
         the request's deferred events stored in one INSERT once the response
         is sent; each step on its own."""
         tracker = request.dengage
+        if tracker.active:
+            for hook in FINISH_HOOKS:  # integrations' (see tracking.hooks)
+                self._step(request, hook, tracker, response)
         if tracker.active and is_page_view(request, response):
-            self._step(request, tracker.record_page_view)
+            not_found = response.status_code == 404
+            self._step(request, functools.partial(tracker.record_page_view, not_found=not_found))
             # A widget's link followed: counted on the page it led to (not
             # on a redirect, which may keep the query for the next hop).
             self._step(request, tracker.record_landing)

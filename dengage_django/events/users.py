@@ -82,9 +82,22 @@ def default_user_fields(user):
     return fields
 
 
+#: The builder used when ``DENGAGE_USER_FIELDS`` is not set: an
+#: integration's (:func:`register_default_builder`); ``None``:
+#: :func:`default_user_fields`.
+_default_builder = [None]
+
+
+def register_default_builder(builder):
+    """Use ``builder(user) -> mapping`` instead of :func:`default_user_fields`
+    when ``DENGAGE_USER_FIELDS`` is not set (an integration's app calls this
+    in ``ready()``; the Oscar integration's names users by their e-mail)."""
+    _default_builder[0] = builder
+
+
 def user_fields(user):
     """The USER_OPERATIONS fields for ``user`` (see the module docstring)."""
-    builder = dengage_settings.USER_FIELDS or default_user_fields
+    builder = dengage_settings.USER_FIELDS or _default_builder[0] or default_user_fields
     if isinstance(builder, str):
         builder = import_string(builder)
     fields = dict(builder(user) or {})

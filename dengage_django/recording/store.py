@@ -13,7 +13,7 @@ time, so an invalid event never reaches the wire:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError
@@ -46,11 +46,28 @@ SETTING_DEFAULTS = (
 )
 
 
+#: Where a common field comes from when its setting is not set, by wire
+#: name: an integration's (:func:`register_fallback`; Oscar's currency).
+FALLBACKS: dict[str, Callable[[], Any]] = {}
+
+
+def register_fallback(wire, value):
+    """Have ``value()`` fill common field ``wire`` (``"lang"``,
+    ``"currency"``, ``"region"``) when its ``DENGAGE_DEFAULT_*`` setting is
+    not set: an integration's app calls this in ``ready()``."""
+    if wire not in dict(SETTING_DEFAULTS):
+        raise ValueError(f"{wire!r} is not one of {[name for name, _ in SETTING_DEFAULTS]}")
+    FALLBACKS[wire] = value
+
+
 def default_fields():
-    """Common fields the settings fill when the caller gives none."""
+    """Common fields the settings (or integrations' fallbacks) fill when the
+    caller gives none."""
     fields = {}
     for wire, setting in SETTING_DEFAULTS:
         value = getattr(dengage_settings, setting)
+        if not value and wire in FALLBACKS:
+            value = FALLBACKS[wire]()
         if value:
             fields[wire] = value
     if dengage_settings.TEST_MODE:

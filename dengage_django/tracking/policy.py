@@ -1,8 +1,9 @@
 """Which requests are tracked, and which responses are page views.
 
 A request is *tracked* (its ``request.dengage`` records the visitor's
-events) unless dengage-django is disabled, its path is excluded (the admin,
-static and media, plus ``DENGAGE_EXCLUDED_PATHS``, after any language
+events) unless dengage-django is disabled, its path is excluded (the admin
+and integrations' staff areas, static and media, plus
+``DENGAGE_EXCLUDED_PATHS``, after any language
 prefix), it comes from a bot (and ``DENGAGE_TRACK_BOTS`` is off), it is not
 a browser's page visit (no cookies and not a GET asking for HTML: a webhook,
 an API client), or the visitor has not consented (``DENGAGE_CONSENT``, and
@@ -14,7 +15,8 @@ tracked requests ever read or mint visitor ids. Events about an explicit
 ``user`` do not depend on this (see :mod:`.subject`).
 
 A tracked request gets the automatic PAGE_VIEW only when it is a GET that
-is not a prefetch or prerender, answered 2xx with an HTML content type.
+is not a prefetch or prerender, answered 2xx (or 404, when a category is
+set for it) with an HTML content type.
 """
 
 import ipaddress
@@ -31,6 +33,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import get_language_from_path
 
 from ..conf import dengage_settings
+from .categories import not_found_category
 from .device import is_bot, is_browser
 from .ids import is_valid_id
 
@@ -49,18 +52,34 @@ def _without_language(path):
     return path
 
 
+#: URL names of staff areas, excluded like the admin: integrations add
+#: theirs (:func:`register_staff_area`; Oscar's dashboard).
+STAFF_AREAS = ["admin:index"]
+
+
+def register_staff_area(url_name):
+    """Exclude the path of URL ``url_name`` (an area's index, a prefix of
+    its pages) as the admin is: an integration's app calls this in
+    ``ready()``; a name the URLconf does not have excludes nothing."""
+    if url_name not in STAFF_AREAS:
+        STAFF_AREAS.append(url_name)
+    _patterns.clear()
+
+
 def default_excluded_paths():
-    """The admin, static and media URL prefixes (without language prefix)."""
+    """The static and media URL prefixes, and those of the admin and the
+    other staff areas (without language prefix)."""
     prefixes = []
     for url in (getattr(settings, "STATIC_URL", None), getattr(settings, "MEDIA_URL", None)):
         if url and url.startswith("/") and url != "/":
             prefixes.append(url)
         elif url and not url.startswith(("/", "http:", "https:")):
             prefixes.append("/" + url)
-    try:
-        prefixes.append(_without_language(reverse("admin:index")))
-    except NoReverseMatch:
-        pass
+    for name in STAFF_AREAS:
+        try:
+            prefixes.append(_without_language(reverse(name)))
+        except NoReverseMatch:
+            pass
     return [re.escape(prefix) for prefix in prefixes]
 
 
@@ -318,8 +337,13 @@ def is_prefetch(request):
 
 
 def is_page_view(request, response):
-    """Whether this request/response pair is a page a visitor saw."""
-    if request.method != "GET" or not 200 <= response.status_code < 300:
+    """Whether this request/response pair is a page a visitor saw (a page
+    answered 404 only when ``DENGAGE_PAGE_CATEGORIES`` names its category,
+    see :mod:`.categories`)."""
+    if request.method != "GET":
+        return False
+    status = response.status_code
+    if not 200 <= status < 300 and not (status == 404 and not_found_category() is not None):
         return False
     content_type = response.get("Content-Type", "")
     if not content_type.lower().startswith(("text/html", "application/xhtml+xml")):

@@ -129,6 +129,9 @@ class Tracker:
         #: Outbox updates left for after the response (a failed live
         #: call's events given back), run by :meth:`settle`.
         self._settle: list[Callable[[], object]] = []
+        #: What integrations gather during the request, by their own keys
+        #: (see :mod:`.hooks`).
+        self.state: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"<Tracker {self.request.method} {self.request.path!r} active={self.active}>"
@@ -432,14 +435,15 @@ class Tracker:
             return None
         return self._record("INTERACTION", fields)
 
-    def record_page_view(self) -> OutboxEvent | None:
-        """The automatic PAGE_VIEW (the middleware calls this; once at most)."""
+    def record_page_view(self, *, not_found: bool = False) -> OutboxEvent | None:
+        """The automatic PAGE_VIEW (the middleware calls this; once at most);
+        ``not_found``: of a page answered 404."""
         if self.page_view is not None or not self.active:
             return None
         fields: dict[str, Any] = {}
         category, sub_category = self.category, self.sub_category
         if category is None:  # the view set none: DENGAGE_PAGE_CATEGORIES may
-            category, by_url = category_for(self.request)
+            category, by_url = category_for(self.request, not_found=not_found)
             sub_category = by_url if sub_category is None else sub_category
         if category is not None:
             fields["category"] = category
@@ -471,10 +475,16 @@ class Tracker:
             self._viewed_products.add(key)
         return event
 
+    @property
+    def basket_id(self) -> str:
+        """The ``basketId`` of this visitor's basket events (their own
+        helpers' default)."""
+        return f"basket_{self.user_id}"
+
     def _basket_id(self, fields: dict[str, Any]) -> dict[str, Any]:
         if "basketId" in fields or "basket_id" in fields:
             return fields
-        return {**fields, "basket_id": f"basket_{self.user_id}"}
+        return {**fields, "basket_id": self.basket_id}
 
     def _basket_item(self, product: Any, fields: Mapping[str, Any]) -> dict[str, Any]:
         """The item fields of ``product``: an id (``"P1"``, ``42``), or a
