@@ -157,8 +157,8 @@ SETTINGS = (
     Setting("PAGE_CATEGORIES", {}, "dict", "page_categories", "Tracking",
             "PAGE_VIEW ``category`` (or ``[category, subCategory]``) by URL name: "
             "``{\"shop:product\": \"Product Page\", \"checkout:*\": \"Checkout Page\"}``; "
-            "``\"ns:*\"`` a whole namespace, ``\"*\"`` every page; what the view or its "
-            "template sets wins"),
+            "``\"ns:*\"`` a whole namespace, ``\"*\"`` every page, ``\"404\"`` pages answered "
+            "404 (which are then page views too); what the view or its template sets wins"),
     Setting("CONSENT", None, "callable", "callable", "Tracking",
             "``f(request) -> bool`` (or its dotted path); ``None``: everyone is tracked"),
     Setting("RESPECT_GPC", False, "bool", "bool", "Tracking",
@@ -201,6 +201,13 @@ SETTINGS = (
             "``to_dengage()``"),
     Setting("BASKET_ADAPTER", None, "callable", "callable", "Adapters",
             "the same for baskets"),
+    # -- django-oscar (dengage_django.contrib.oscar)
+    Setting("OSCAR_PRODUCT_ADAPTER", None, "callable", "callable", "django-oscar",
+            "``f(product, request) -> mapping`` of an Oscar product's PRODUCT_VIEW fields (or "
+            "its dotted path); ``None``: "
+            "``dengage_django.contrib.oscar.products.product_fields``"),
+    Setting("OSCAR_BRAND_ATTRIBUTE", None, "str/None", "str?", "django-oscar",
+            "the code of the product attribute holding the brand (a PRODUCT_VIEW's ``brand``)"),
     # -- Tracking: the flood guard
     Setting("NEW_VISITORS_PER_MINUTE", 30, "int/None", "int?", "Tracking",
             "new visitors (requests without a visitor cookie) per client address and minute; "

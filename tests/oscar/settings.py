@@ -25,6 +25,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 OSCAR_DEFAULT_CURRENCY = "EUR"
+OSCAR_ALLOW_ANON_CHECKOUT = True
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "haystack",
     "treebeard",
     "django_tables2",
+    "sorl.thumbnail",
     "dengage_django",
     "dengage_django.contrib.oscar",
 ]

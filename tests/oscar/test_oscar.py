@@ -111,7 +111,7 @@ def test_a_product_oscar_cannot_describe_never_breaks_the_page(shoe, monkeypatch
     def broken(product, request):
         raise AttributeError("a forked catalogue without get_title")
 
-    monkeypatch.setattr(receivers, "product_fields", broken)
+    settings.DENGAGE_OSCAR_PRODUCT_ADAPTER = broken
     monkeypatch.setattr(receivers, "price_fields", broken)
     client = browser()
     assert client.get(shoe.get_absolute_url()).status_code == 200

@@ -1,9 +1,17 @@
 """An Oscar product as a PRODUCT_VIEW, priced as the request's pricing
-strategy prices it (what the shop displays)."""
+strategy prices it (what the shop displays).
+
+``DENGAGE_OSCAR_PRODUCT_ADAPTER`` names another ``f(product, request) ->
+mapping`` (:func:`adapter`); it may start from :func:`product_fields`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from django.utils.module_loading import import_string
+
+from ...conf import dengage_settings
 
 
 def _absolute(request: Any, url: str | None) -> str | None:
@@ -36,9 +44,24 @@ def _stock_info(request: Any, product: Any) -> Any:
     return strategy.fetch_for_product(product)
 
 
+def _brand(product: Any) -> str | None:
+    """The value of the ``DENGAGE_OSCAR_BRAND_ATTRIBUTE`` attribute (a
+    child's own, else its parent's); an option's text for an option."""
+    code = dengage_settings.OSCAR_BRAND_ATTRIBUTE
+    if not code:
+        return None
+    for owner in (product, product.parent if product.is_child else None):
+        if owner is None:
+            continue
+        value = getattr(owner.attr, code, None)
+        if value not in (None, ""):
+            return str(getattr(value, "option", value))
+    return None
+
+
 def product_fields(product: Any, request: Any) -> dict[str, Any]:
     """PRODUCT_VIEW fields of Oscar ``product`` for ``request``: id, title,
-    url, image, categories ("A > B > C"), price incl. tax where the
+    url, image, categories ("A > B > C"), brand, price incl. tax where the
     strategy knows the tax (else excl. tax) with its currency, stock; a
     child reports its parent as ``groupId``."""
     parent = product.parent if product.is_child else None
@@ -47,6 +70,7 @@ def product_fields(product: Any, request: Any) -> dict[str, Any]:
         "title": product.get_title(),
         "url": _absolute(request, product.get_absolute_url()),
         "image": _image(request, product),
+        "brand": _brand(product),
     }
     if parent is not None:
         fields["groupId"] = str(parent.pk)
@@ -75,3 +99,12 @@ def price_fields(product: Any, request: Any) -> dict[str, Any]:
     """``price`` and ``currency`` of ``product`` as the request's strategy
     prices it (``{}`` when it cannot)."""
     return _price(_stock_info(request, product))
+
+
+def adapter() -> Callable[[Any, Any], Mapping[str, Any]]:
+    """``DENGAGE_OSCAR_PRODUCT_ADAPTER`` (imported when a dotted path), else
+    :func:`product_fields`."""
+    configured = dengage_settings.OSCAR_PRODUCT_ADAPTER
+    if isinstance(configured, str):
+        configured = import_string(configured)
+    return configured or product_fields

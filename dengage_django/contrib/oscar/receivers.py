@@ -14,10 +14,16 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
+
+from ... import outbox
 from ...conf import dengage_settings
+from ...recording.subject import is_visitor, real_user, record_about
 from ...tracking.context import current_tracker
 from ...tracking.policy import is_page_view, is_prefetch
-from .products import price_fields, product_fields
+from . import baskets
+from .pages import checkout_step
+from .products import adapter, price_fields
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +64,7 @@ def on_product_viewed(
     if tracker is None or response is None or not is_page_view(request, response):
         return
     if _is_public(product):
-        tracker.product_view(**product_fields(product, request))
+        tracker.product_view(**adapter()(product, request))
 
 
 def _quantity(request: Any) -> int:
@@ -114,6 +120,76 @@ def on_user_search(sender: Any, query: Any = "", **kwargs: Any) -> None:
     tracker.search(query)
 
 
+@_guarded
+def on_start_checkout(sender: Any, request: Any, **kwargs: Any) -> None:
+    """``checkout.signals.start_checkout`` (a guest giving their e-mail, a
+    customer entering the checkout): CHECKOUT ``customer``."""
+    tracker = _tracker(request)
+    if tracker is not None:
+        checkout_step(tracker, "customer", getattr(request, "basket", None))
+
+
+@_guarded
+def on_order_placed(sender: Any, order: Any, user: Any = None, **kwargs: Any) -> None:
+    """``order.signals.order_placed``: CHECKOUT ``purchase``, once per order
+    (Oscar sends the signal once, from the request placing it; the
+    thank-you page sends none). Stored at once, in the transaction the
+    order is placed in if one is still open: a rolled-back order records
+    nothing. The signal carries no request: the purchase is the current
+    request's visitor's (a guest's too); placed away from a visitor's
+    browser (a payment provider's callback), the customer's, through their
+    linked ids; a guest's order placed so is not recorded (no visitor to
+    file it under)."""
+    tracker = current_tracker.get()
+    user = real_user(user)
+    visitor = tracker if tracker is not None and tracker.active else None
+    if user is None and visitor is None:
+        logger.info("no visitor for Oscar order %s: its purchase is not recorded", order.number)
+        return
+    fields = baskets.order_fields(order)
+    with transaction.atomic(using=outbox.db_alias()):
+        if visitor is not None and (user is None or is_visitor(visitor, user)):
+            visitor.track("CHECKOUT", basketId=visitor.basket_id, **fields)
+        else:
+            record_about("CHECKOUT", user, fields, request=tracker.request if tracker else None)
+
+
+def _model_receivers() -> None:
+    """Basket lines and baskets: the removals (see :mod:`.baskets`)."""
+    from django.db.models.signals import post_delete, post_init, post_save, pre_save
+    from oscar.core.loading import get_model
+
+    line_model = get_model("basket", "Line")
+    basket_model = get_model("basket", "Basket")
+
+    def loaded(sender: Any, instance: Any, **kwargs: Any) -> None:
+        baskets.remember_loaded(instance)
+
+    @_guarded
+    def saving(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+        if not raw:
+            baskets.line_saving(instance, basket_model.OPEN)
+
+    @_guarded
+    def deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+        baskets.line_deleted(instance)
+
+    @_guarded
+    def basket_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+        if not raw:
+            baskets.forget_merged(instance, basket_model.MERGED)
+
+    uid = "dengage_django.oscar."
+    post_init.connect(loaded, sender=line_model, weak=False, dispatch_uid=uid + "line_loaded")
+    pre_save.connect(saving, sender=line_model, weak=False, dispatch_uid=uid + "line_saving")
+    # After the save, the new basket and quantity are what the next compares.
+    post_save.connect(loaded, sender=line_model, weak=False, dispatch_uid=uid + "line_saved")
+    post_delete.connect(deleted, sender=line_model, weak=False, dispatch_uid=uid + "line_deleted")
+    post_save.connect(
+        basket_saved, sender=basket_model, weak=False, dispatch_uid=uid + "basket_saved"
+    )
+
+
 def connect() -> None:
     """Connect the receivers to Oscar's signals (the app's ``ready()``):
     Oscar's own, which its views send, and those ``get_class`` loads (a
@@ -127,6 +203,8 @@ def connect() -> None:
         ("catalogue", "product_viewed", on_product_viewed),
         ("basket", "basket_addition", on_basket_addition),
         ("search", "user_search", on_user_search),
+        ("checkout", "start_checkout", on_start_checkout),
+        ("order", "order_placed", on_order_placed),
     ):
         signals = {
             get_class(f"{app}.signals", name),
@@ -134,3 +212,4 @@ def connect() -> None:
         }
         for signal in signals:
             signal.connect(receiver, dispatch_uid=f"dengage_django.oscar.{name}")
+    _model_receivers()

@@ -1,0 +1,140 @@
+"""What the Oscar integration sets up for the whole shop: page categories
+(subCategory, 404), the dashboard as a staff area, the currency, the
+username, the brand, the product adapter setting."""
+
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from oscar.core.loading import get_model
+
+from .shop import browser, product, recorded, register
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shoe():
+    return product("Trail Runner", "89.90", category="Men > Sports > Shoes")
+
+
+def test_a_category_page_reports_its_category_path(shoe):
+    category = get_model("catalogue", "Category").objects.get(name="Shoes")
+    assert browser().get(category.get_absolute_url()).status_code == 200
+    [page] = recorded("PAGE_VIEW")
+    assert (page["category"], page["subCategory"]) == ("Category Page", "Men > Sports > Shoes")
+
+
+def test_a_category_the_view_does_not_show_is_read_from_the_url(shoe):
+    from dengage_django.contrib.oscar.pages import _category
+
+    category = get_model("catalogue", "Category").objects.get(name="Sports")
+    assert _category(None, {"pk": category.pk}) == category
+    assert _category(None, {"pk": 999_999}) is None
+    assert _category(None, {}) is None
+
+
+def test_a_page_oscar_does_not_find_is_a_404_page(shoe):
+    assert browser().get("/catalogue/no-such-thing_999999/").status_code == 404
+    assert browser().get("/nowhere/").status_code == 404
+    assert [p["category"] for p in recorded("PAGE_VIEW")] == ["404 Page", "404 Page"]
+
+
+def test_oscars_dashboard_is_a_staff_area(shoe):
+    staff = get_user_model().objects.create_user(
+        "staff", "staff@example.com", "pw", is_staff=True, is_superuser=True
+    )
+    client = browser()
+    client.force_login(staff)
+    assert client.get("/dashboard/").status_code == 200
+    assert client.get("/dashboard/catalogue/").status_code == 200
+    assert recorded("PAGE_VIEW") == []
+    client.get("/catalogue/")  # the shop itself is tracked
+    assert len(recorded("PAGE_VIEW")) == 1
+
+
+def test_events_carry_oscars_currency_unless_dengage_sets_one(shoe, settings):
+    client = browser()
+    client.get("/catalogue/")
+    settings.DENGAGE_DEFAULT_CURRENCY = "TRY"
+    client.get("/catalogue/")
+    assert [p["currency"] for p in recorded("PAGE_VIEW")] == ["EUR", "TRY"]
+
+
+def test_a_registered_customer_is_named_by_their_email():
+    client = browser()
+    assert client.get("/accounts/login/").status_code == 200
+    register(client, "ada@example.com")
+    [signup] = recorded("USER_OPERATIONS", step="signup")
+    user = get_user_model().objects.get(email="ada@example.com")
+    assert user.username != "ada@example.com"  # Oscar made one up
+    assert signup["username"] == "ada@example.com"
+    [page] = recorded("PAGE_VIEW")
+    assert signup["userId"] == page["userId"]  # the visitor who signed up
+
+
+def test_the_shops_user_fields_win_over_the_email_username(settings):
+    settings.DENGAGE_USER_FIELDS = lambda user: {"username": f"customer-{user.pk}"}
+    register(browser(), "bo@example.com")
+    [signup] = recorded("USER_OPERATIONS", step="signup")
+    assert signup["username"].startswith("customer-")
+
+
+def test_the_brand_comes_from_the_configured_attribute(settings):
+    ProductAttribute = get_model("catalogue", "ProductAttribute")
+    shoe = product("Trail Runner", "89.90")
+    ProductAttribute.objects.create(
+        product_class=shoe.product_class, code="maker", name="Maker", type="text"
+    )
+    shoe.attr.maker = "Salomon"
+    shoe.attr.save()
+    browser().get(shoe.get_absolute_url())
+    settings.DENGAGE_OSCAR_BRAND_ATTRIBUTE = "maker"
+    browser().get(shoe.get_absolute_url())
+    assert [view.get("brand") for view in recorded("PRODUCT_VIEW")] == [None, "Salomon"]
+
+
+def test_a_variant_without_its_own_brand_has_its_parents(settings):
+    settings.DENGAGE_OSCAR_BRAND_ATTRIBUTE = "maker"
+    ProductAttribute = get_model("catalogue", "ProductAttribute")
+    parent = product("Runner", "0", structure="parent")
+    ProductAttribute.objects.create(
+        product_class=parent.product_class, code="maker", name="Maker", type="text"
+    )
+    parent.attr.maker = "Salomon"
+    parent.attr.save()
+    child = product("Runner 42", "50", parent=parent)
+    browser().get(child.get_absolute_url())
+    [view] = recorded("PRODUCT_VIEW")
+    assert view["brand"] == "Salomon" and view["groupId"] == str(parent.pk)
+
+
+def test_a_products_image_is_its_primary_images_url(shoe, settings, tmp_path):
+    from PIL import Image
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    data = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(data, "PNG")
+    ProductImage = get_model("catalogue", "ProductImage")
+    ProductImage.objects.create(
+        product=shoe, original=SimpleUploadedFile("shoe.png", data.getvalue()), display_order=0
+    )
+    assert browser().get(shoe.get_absolute_url()).status_code == 200
+    [view] = recorded("PRODUCT_VIEW")
+    assert view["image"].startswith("http://testserver/media/")
+    assert view["image"].endswith(".png")
+
+
+def test_a_shops_product_adapter_replaces_the_fields(shoe, settings):
+    settings.DENGAGE_OSCAR_PRODUCT_ADAPTER = "tests.oscar.test_oscar_shop.sku_fields"
+    browser().get(shoe.get_absolute_url())
+    [view] = recorded("PRODUCT_VIEW")
+    assert view["productId"] == f"SKU-{shoe.pk}" and view["title"] == "Trail Runner"
+    assert view["price"] == 89.9  # what the adapter kept of Oscar's
+
+
+def sku_fields(product, request):
+    from dengage_django.contrib.oscar.products import product_fields
+
+    return {**product_fields(product, request), "productId": f"SKU-{product.pk}"}
