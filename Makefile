@@ -19,7 +19,7 @@ BENCH_SCALE_SIZES ?= 10000,100000,1000000
 # Bench-only packages: never dependencies of the app.
 BENCH_PACKAGES := segment-analytics-python pyinstrument ua-parser ua-parser-builtins
 
-.PHONY: help pythons system-deps venv lint docs test demo shop bench bench-server clean
+.PHONY: help pythons system-deps venv lint docs test demo demo-oscar shop bench bench-server clean
 
 help: ## list the targets
 	@echo "Targets:"
@@ -73,6 +73,13 @@ test: pythons system-deps venv lint docs ## lint, build the docs (-W), then ever
 
 demo: $(VENV_STAMP) ## the example shop's visitors become Dengage events, shown as a table
 	$(VENV)/bin/python example_project/demo.py
+
+OSCAR_VENV := .venv-oscar
+
+demo-oscar: pythons ## the same for a django-oscar shop (example_project/oscar): one visitor, guest checkout to an order
+	test -x $(OSCAR_VENV)/bin/python || $(PYTHON) -m venv $(OSCAR_VENV)
+	$(OSCAR_VENV)/bin/python -m pip install -q -e '.[oscar]' 'sorl-thumbnail>=12.10'
+	$(OSCAR_VENV)/bin/python example_project/oscar/demo.py
 
 shop: $(VENV_STAMP) ## run the example shop at http://127.0.0.1:8000 (fake data center + sender)
 	@trap 'kill 0' EXIT; \
