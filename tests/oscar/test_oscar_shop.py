@@ -138,3 +138,25 @@ def sku_fields(product, request):
     from dengage_django.contrib.oscar.products import product_fields
 
     return {**product_fields(product, request), "productId": f"SKU-{product.pk}"}
+
+
+def test_a_replaced_user_model_keeps_its_username_field():
+    from django.contrib.auth.models import AbstractUser as DjangoUser
+    from oscar.apps.customer.abstract_models import AbstractUser as OscarUser
+
+    from dengage_django.contrib.oscar.users import user_fields
+
+    class Customer(OscarUser):  # Oscar's own: log-in by e-mail
+        class Meta:
+            app_label = "dengage_oscar"
+
+    class Member(DjangoUser):  # a shop's, with usernames of its own
+        class Meta:
+            app_label = "dengage_oscar"
+
+    assert user_fields(Customer(email="cy@example.com"))["username"] == "cy@example.com"
+    member = Member(username="member-7", email="di@example.com")
+    assert user_fields(member)["username"] == "member-7"
+    django_user = get_user_model()(username="x81f3", email="di@example.com")
+    assert user_fields(django_user)["username"] == "di@example.com"
+    assert user_fields(get_user_model()(username="x81f3"))["username"] == "x81f3"  # no e-mail
