@@ -206,6 +206,9 @@ SETTINGS = (
             "``f(product, request) -> mapping`` of an Oscar product's PRODUCT_VIEW fields (or "
             "its dotted path); ``None``: "
             "``dengage_django.contrib.oscar.products.product_fields``"),
+    Setting("OSCAR_PRODUCT_ID", None, "callable", "callable", "django-oscar",
+            "``f(product) -> str``, an Oscar product's ``productId`` in every event (its "
+            "page, baskets, checkouts, orders; or its dotted path); ``None``: the primary key"),
     Setting("OSCAR_BRAND_ATTRIBUTE", None, "str/None", "str?", "django-oscar",
             "the code of the product attribute holding the brand (a PRODUCT_VIEW's ``brand``)"),
     # -- Tracking: the flood guard

@@ -230,6 +230,25 @@ def test_a_404_with_its_category_is_a_page_view_of_that_category(urls, registrie
     ]
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"sec-fetch-dest": "image", "accept": "text/html,image/avif,*/*"},
+        {"accept": "image/avif,image/webp,*/*"},
+        {"sec-fetch-dest": "script"},
+        {},
+    ],
+)
+def test_a_404_the_browser_did_not_ask_as_a_page_is_no_page_view(urls, registries, headers):
+    categories.register_defaults({"404": "404 Page"})
+    client = Client(headers={"user-agent": DESKTOP, **headers})
+    client.cookies["dengage_uid"] = "u-1"  # a visitor, not a first request without cookies
+    assert client.get("/favicon.ico").status_code == 404
+    assert payloads("PAGE_VIEW") == []
+    client.get("/favicon.ico", headers={"sec-fetch-dest": "document", "accept": "*/*"})
+    assert [view["category"] for view in payloads("PAGE_VIEW")] == ["404 Page"]
+
+
 def test_an_integrations_404_category_yields_to_the_shops(urls, registries, settings):
     categories.register_defaults({"404": ["404 Page", "Lost"]})
     browser().get("/nowhere/")

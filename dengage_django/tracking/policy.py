@@ -336,14 +336,28 @@ def is_prefetch(request):
     )
 
 
+def asks_for_a_document(request):
+    """Whether the browser asked for a page (not an image, a script, a
+    ``favicon.ico``): ``Sec-Fetch-Dest`` where it says, else an ``Accept``
+    naming HTML."""
+    destination = request.META.get("HTTP_SEC_FETCH_DEST", "").strip().lower()
+    if destination:
+        return destination in ("document", "iframe", "frame")
+    return "text/html" in request.META.get("HTTP_ACCEPT", "").lower()
+
+
 def is_page_view(request, response):
     """Whether this request/response pair is a page a visitor saw (a page
     answered 404 only when ``DENGAGE_PAGE_CATEGORIES`` names its category,
-    see :mod:`.categories`)."""
+    see :mod:`.categories`, and the browser asked for a page: a missing
+    image or icon is answered with HTML too)."""
     if request.method != "GET":
         return False
     status = response.status_code
-    if not 200 <= status < 300 and not (status == 404 and not_found_category() is not None):
+    if status == 404:
+        if not_found_category() is None or not asks_for_a_document(request):
+            return False
+    elif not 200 <= status < 300:
         return False
     content_type = response.get("Content-Type", "")
     if not content_type.lower().startswith(("text/html", "application/xhtml+xml")):

@@ -117,3 +117,22 @@ def sign_in(client, email, password="s3cret-Passw0rd"):
 
 def sign_out(client):
     assert client.get("/accounts/logout/").status_code == 302
+
+
+def update_saved(client, lines, *, move=(), delete=()):
+    """Post the saved-for-later form of the basket page: ``move`` lines back
+    to the basket, ``delete`` others."""
+    data = {
+        "saved-TOTAL_FORMS": len(lines),
+        "saved-INITIAL_FORMS": len(lines),
+        "saved-MIN_NUM_FORMS": 0,
+        "saved-MAX_NUM_FORMS": 1000,
+    }
+    for index, line in enumerate(lines):
+        data[f"saved-{index}-id"] = line.pk
+        if line in move:
+            data[f"saved-{index}-move_to_basket"] = "on"
+        if line in delete:
+            data[f"saved-{index}-DELETE"] = "on"
+    response = client.post("/basket/saved/", data)
+    assert response.status_code == 302, response.content[:2000]

@@ -20,6 +20,7 @@ from .shop import (
     product,
     recorded,
     update_basket,
+    update_saved,
 )
 
 pytestmark = pytest.mark.django_db
@@ -240,3 +241,162 @@ def test_an_order_placed_away_from_a_browser_is_the_customers(shoe):
     OutboxEvent.objects.all().delete()
     on_order_placed(sender=None, order=order, user=None)  # a guest's: nobody to file it under
     assert recorded("CHECKOUT") == []
+
+
+# -- the saved-for-later basket --------------------------------------------------------
+
+
+def _saved_lines():
+    return list(get_model("basket", "Line").objects.filter(basket__status=Basket.SAVED))
+
+
+def operations():
+    return [
+        (event["step"], event["productId"], event["quantity"])
+        for event in recorded("BASKET_OPERATIONS")
+    ]
+
+
+@pytest.fixture
+def customer_client():
+    customer = get_user_model().objects.create_user("c5", "ed@example.com", "s3cret-Passw0rd")
+    client = browser()
+    client.force_login(customer)
+    return client
+
+
+def test_a_saved_line_moved_back_is_an_add(shoe, sock, customer_client):
+    client = customer_client
+    add(client, shoe, 2)
+    add(client, sock)
+    shoe_line, sock_line = sorted(lines_of(client), key=lambda line: line.product_id != shoe.pk)
+    update_basket(client, {shoe_line: 2, sock_line: 1}, {shoe_line: {"save_for_later": "on"}})
+    [saved] = _saved_lines()
+    update_saved(client, [saved], move=[saved])
+    assert operations() == [
+        ("add", str(shoe.pk), 2),
+        ("add", str(sock.pk), 1),
+        ("remove", str(shoe.pk), 2),
+        ("add", str(shoe.pk), 2),
+    ]
+    [back] = recorded("BASKET_OPERATIONS")[-1:]
+    assert (back["price"], back["currency"]) == (89.9, "EUR")
+
+
+def test_a_saved_line_moved_back_onto_the_same_product_is_an_add(shoe, customer_client):
+    client = customer_client
+    add(client, shoe, 2)
+    [line] = lines_of(client)
+    update_basket(client, {line: 2}, {line: {"save_for_later": "on"}})
+    add(client, shoe, 1)  # the same product again: a new line
+    [saved] = _saved_lines()
+    update_saved(client, [saved], move=[saved])  # Oscar raises the line, deletes the saved one
+    assert [line.quantity for line in lines_of(client)] == [3]
+    assert operations() == [
+        ("add", str(shoe.pk), 2),
+        ("remove", str(shoe.pk), 2),
+        ("add", str(shoe.pk), 1),
+        ("add", str(shoe.pk), 2),
+    ]
+
+
+def test_deleting_a_saved_line_removes_nothing_more(shoe, customer_client):
+    client = customer_client
+    add(client, shoe, 2)
+    [line] = lines_of(client)
+    update_basket(client, {line: 2}, {line: {"save_for_later": "on"}})
+    [saved] = _saved_lines()
+    update_saved(client, [saved], delete=[saved])
+    assert _saved_lines() == []
+    assert operations() == [("add", str(shoe.pk), 2), ("remove", str(shoe.pk), 2)]
+
+
+# -- taxes, ids, failures ------------------------------------------------------------------
+
+
+@pytest.fixture
+def us_tax(monkeypatch):
+    """Oscar's sample US strategy: the tax is known only at checkout."""
+    from oscar.apps.partner import strategy
+
+    monkeypatch.setattr(
+        strategy.Selector,
+        "strategy",
+        lambda self, request=None, user=None, **kw: strategy.US(request),
+    )
+
+
+def test_a_basket_whose_tax_is_not_known_is_priced_without_tax(shoe, us_tax, settings):
+    settings.DENGAGE_STRICT = True  # a failure would be a server error
+    client = browser()
+    client.get(shoe.get_absolute_url())
+    add(client, shoe, 2)
+    assert client.get("/basket/").status_code == 200
+    [view] = recorded("PRODUCT_VIEW")
+    [step] = recorded("CHECKOUT")
+    assert view["price"] == 89.9
+    assert step["totalPrice"] == 179.8
+    assert [(p["price"], p["quantity"]) for p in step["productList"]] == [(89.9, 2)]
+
+
+def test_a_product_id_setting_names_products_in_every_event(shoe, settings):
+    settings.DENGAGE_OSCAR_PRODUCT_ID = lambda product: f"SKU-{product.pk}"
+    client = browser()
+    client.get(shoe.get_absolute_url())
+    add(client, shoe, 2)
+    [line] = lines_of(client)
+    update_basket(client, {line: 1})
+    checkout(client, guest_email="guest@example.com")
+    sku = f"SKU-{shoe.pk}"
+    assert recorded("PRODUCT_VIEW")[0]["productId"] == sku
+    assert {event["productId"] for event in recorded("BASKET_OPERATIONS")} == {sku}
+    for step in recorded("CHECKOUT"):
+        assert [p["productId"] for p in step["productList"]] == [sku], step["step"]
+
+
+def test_a_failing_purchase_never_fails_the_placed_order_in_strict_mode(
+    shoe, settings, monkeypatch, caplog
+):
+    from dengage_django.contrib.oscar import baskets
+
+    settings.DENGAGE_STRICT = True
+
+    def broken(order):
+        raise RuntimeError("the order could not be described")
+
+    monkeypatch.setattr(baskets, "order_fields", broken)
+    client = browser()
+    add(client, shoe)
+    checkout(client, guest_email="guest@example.com")  # to the thank-you page
+    assert Order.objects.count() == 1
+    assert recorded("CHECKOUT", step="purchase") == []
+    assert "the order could not be described" in caplog.text
+
+
+def test_a_failing_basket_page_step_raises_in_strict_mode(shoe, settings, monkeypatch):
+    from dengage_django.contrib.oscar import pages
+
+    settings.DENGAGE_STRICT = True
+    monkeypatch.setattr(pages, "basket_fields", lambda basket: 1 / 0)
+    client = browser()
+    add(client, shoe)
+    with pytest.raises(ZeroDivisionError):
+        client.get("/basket/")
+
+
+def test_removals_of_a_request_that_failed_are_not_recorded(shoe, settings):
+    from dengage_django.contrib.oscar.baskets import NOTES, REMOVED, record_notes
+    from dengage_django.contrib.oscar.products import price_fields
+
+    client = browser()
+    add(client, shoe, 2)
+    [line] = lines_of(client)
+    tracker = Tracker(browser().get("/").wsgi_request)
+    tracker.state[NOTES] = [(REMOVED, line.basket_id, line.product_id, 1, line)]
+
+    class Failed:
+        status_code = 500
+
+    record_notes(tracker, Failed(), price_fields)
+    assert recorded("BASKET_OPERATIONS", step="remove") == []
+    assert NOTES not in tracker.state

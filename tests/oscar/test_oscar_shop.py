@@ -9,6 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from oscar.core.loading import get_model
 
+from dengage_django.models import OutboxEvent
+
 from .shop import browser, product, recorded, register
 
 pytestmark = pytest.mark.django_db
@@ -160,3 +162,54 @@ def test_a_replaced_user_model_keeps_its_username_field():
     django_user = get_user_model()(username="x81f3", email="di@example.com")
     assert user_fields(django_user)["username"] == "di@example.com"
     assert user_fields(get_user_model()(username="x81f3"))["username"] == "x81f3"  # no e-mail
+
+
+def test_a_product_viewed_signal_without_a_response_still_counts(shoe):
+    # A fork's view sending the signal without its response (Oscar's own
+    # analytics receiver needs one: called directly).
+    from dengage_django.contrib.oscar.receivers import on_product_viewed
+    from dengage_django.tracking.tracker import Tracker
+
+    request = browser().get("/catalogue/").wsgi_request  # a tracked visitor's request
+    request.dengage = Tracker(request)
+    on_product_viewed(sender=None, product=shoe, user=None, request=request)
+    request.method = "HEAD"
+    on_product_viewed(sender=None, product=shoe, user=None, request=request)
+    assert [view["productId"] for view in recorded("PRODUCT_VIEW")] == [str(shoe.pk)]
+
+
+def test_a_shop_without_one_of_oscars_apps_still_starts(monkeypatch, caplog):
+    from oscar.core import loading
+
+    from dengage_django.contrib.oscar import receivers
+
+    def missing(module_label, classname, **kwargs):
+        raise loading.AppNotFoundError(f"No app found matching '{module_label}'")
+
+    monkeypatch.setattr(loading, "get_class", missing)
+    caplog.set_level("DEBUG", logger="dengage_django.contrib.oscar.receivers")
+    receivers.connect()  # Oscar's own signals only
+    assert "no search.signals.user_search to load" in caplog.text
+
+
+def test_a_bot_in_the_oscar_shop_records_nothing(shoe):
+    from django.test import Client
+
+    bot = Client(headers={"user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"})
+    bot.get(shoe.get_absolute_url())
+    bot.post(f"/basket/add/{shoe.pk}/", {"quantity": "1"})
+    bot.get("/basket/")
+    bot.get("/search/?q=trail")
+    assert list(OutboxEvent.objects.all()) == []
+
+
+def test_the_oscar_shop_under_asgi_records_its_events(shoe):
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    headers = {"user-agent": browser().defaults["HTTP_USER_AGENT"], "accept": "text/html"}
+    response = async_to_sync(AsyncClient().get)(shoe.get_absolute_url(), headers=headers)
+    assert response.status_code == 200
+    assert [p["category"] for p in recorded("PAGE_VIEW")] == ["Product Page"]
+    [view] = recorded("PRODUCT_VIEW")
+    assert view["userId"] == response.cookies["dengage_uid"].value

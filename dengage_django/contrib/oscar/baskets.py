@@ -1,32 +1,52 @@
-"""Oscar's baskets and orders as CHECKOUT fields, and the removals from a
-visitor's basket as BASKET_OPERATIONS ``remove``.
+"""Oscar's baskets and orders as CHECKOUT fields, and what leaves or comes
+back to a visitor's basket without Oscar's ``basket_addition`` as
+BASKET_OPERATIONS.
 
-Oscar sends no signal for a removal. A basket line deleted, moved out of
-the basket (to the "saved for later" basket) or saved with a lower quantity
-is one, noted on the request's tracker (``tracker.state``) and recorded when
-the view has answered (:func:`record_removals`, the middleware's hook). At
-login Oscar merges the visitor's anonymous basket into the user's: it moves
-or deletes the anonymous basket's lines, then saves that basket as
-"Merged"; the removals noted for a basket merged during the request are
-dropped (:func:`forget_merged`): a merge removes nothing from the visitor's
-basket.
+Oscar sends no signal for a removal. What happens to the lines of an open
+basket (the visitor's) is noted on the request's tracker
+(``tracker.state``) and recorded once the view has answered
+(:func:`record_notes`, the middleware's hook):
+
+* a line deleted, saved with a lower quantity, or moved to a basket that is
+  not open ("saved for later"): a ``remove`` of the quantity that left;
+* a line moved from the "saved for later" basket into an open one: an
+  ``add``; moved back onto a line of the same product (Oscar raises that
+  line's quantity and deletes the saved one): an ``add`` too;
+* lines of other baskets (saved, frozen, submitted) change nothing.
+
+At login Oscar merges the visitor's anonymous basket into the customer's:
+it moves lines between open baskets (nothing) or deletes the anonymous
+basket's lines, then saves that basket as "Merged"; the removals noted
+for a basket merged during the request are dropped (:func:`forget_merged`):
+a merge removes nothing from the visitor's basket. A request answered
+with a server error records nothing of it (``ATOMIC_REQUESTS`` rolled its
+changes back).
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from ...tracking.context import current_tracker
+from .products import line_product_id
 
-#: ``tracker.state`` key of the removals noted during a request:
-#: ``[(basket pk, product pk, quantity), ...]``.
-REMOVALS = "dengage_oscar.removals"
+#: ``tracker.state`` key of what was noted during a request:
+#: ``[(kind, basket pk, line), ...]``, kind one of :data:`REMOVED`,
+#: :data:`RESTORED`, :data:`UNSAVED`, :data:`RAISED`.
+NOTES = "dengage_oscar.basket_notes"
+#: A quantity that left an open basket (``line.quantity`` is what left).
+REMOVED = "removed"
+#: A saved line moved into an open basket.
+RESTORED = "restored"
+#: A saved line deleted (restored onto a line of the same product, when
+#: one was :data:`RAISED` in the same request).
+UNSAVED = "unsaved"
+#: An open basket's line raised (by ``quantity`` more).
+RAISED = "raised"
 #: The attribute a basket line keeps its loaded (basket pk, quantity) in.
 LOADED = "_dengage_loaded_line"
-
-
-def _known(incl_tax: Any, excl_tax: Any, tax_known: bool) -> Any:
-    return incl_tax if tax_known else excl_tax
 
 
 def _item(product_id: Any, price: Any, quantity: int, currency: str | None) -> dict[str, Any]:
@@ -40,17 +60,18 @@ def _item(product_id: Any, price: Any, quantity: int, currency: str | None) -> d
 
 def basket_fields(basket: Any) -> dict[str, Any] | None:
     """``total_price``, ``products`` and ``currency`` of an Oscar basket (with
-    its strategy, as ``request.basket`` is), incl. tax where known; ``None``
-    for an empty basket."""
-    lines = list(basket.all_lines())
+    its strategy, as ``request.basket`` is), incl. tax where the strategy
+    knows it (else excl. tax: a US-style deferred tax); ``None`` for an
+    empty basket."""
+    lines = [line for line in basket.all_lines() if line.product_id is not None]
     if not lines:
         return None
     currency = basket.currency
     products = []
     for line in lines:
-        price = _known(line.unit_price_incl_tax, line.unit_price_excl_tax, line.is_tax_known)
-        products.append(_item(line.product_id, price, line.quantity, currency))
-    total = _known(basket.total_incl_tax, basket.total_excl_tax, basket.is_tax_known)
+        price = line.unit_price_incl_tax if line.is_tax_known else line.unit_price_excl_tax
+        products.append(_item(line_product_id(line), price, line.quantity, currency))
+    total = basket.total_incl_tax if basket.is_tax_known else basket.total_excl_tax
     return {"total_price": total, "products": products, "currency": currency}
 
 
@@ -62,16 +83,16 @@ def _coupons(order: Any) -> str | None:
 def order_fields(order: Any) -> dict[str, Any]:
     """The CHECKOUT ``purchase`` fields (wire names) of a placed Oscar order:
     its number, totals incl. tax, discount, shipping, tax, voucher codes and
-    lines."""
+    lines (a line whose product is gone by its partner SKU)."""
     currency = order.currency
     products = [
         _item(
-            line.product_id if line.product_id is not None else line.partner_sku,
+            line_product_id(line) or line.partner_sku,
             line.unit_price_incl_tax,
             line.quantity,
             currency,
         )
-        for line in order.lines.all()
+        for line in order.lines.select_related("product")
     ]
     fields: dict[str, Any] = {
         "step": "purchase",
@@ -87,14 +108,14 @@ def order_fields(order: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
-# -- removals --------------------------------------------------------------------
+# -- what happens to basket lines ------------------------------------------------
 
 
-def _note(basket_id: Any, product_id: Any, quantity: int) -> None:
+def _note(kind: str, basket_id: Any, line: Any, quantity: int) -> None:
     tracker = current_tracker.get()
-    if tracker is None or not tracker.active or product_id is None or quantity <= 0:
+    if tracker is None or not tracker.active or line.product_id is None or quantity <= 0:
         return
-    tracker.state.setdefault(REMOVALS, []).append((basket_id, product_id, quantity))
+    tracker.state.setdefault(NOTES, []).append((kind, basket_id, line.product_id, quantity, line))
 
 
 def remember_loaded(instance: Any) -> None:
@@ -104,41 +125,76 @@ def remember_loaded(instance: Any) -> None:
         setattr(instance, LOADED, (values["basket_id"], values["quantity"]))
 
 
-def line_saving(instance: Any, open_status: str) -> None:
-    """Before a basket line is saved: note a removal when its quantity went
-    down, or when it leaves its basket for one that is not open (saved for
-    later); a line moved into an open basket is a merge."""
+def _status(basket_model: Any, basket_id: Any) -> str | None:
+    return basket_model.objects.filter(pk=basket_id).values_list("status", flat=True).first()
+
+
+def line_saving(instance: Any, basket_model: Any) -> None:
+    """Before a basket line is saved (see the module docstring)."""
     loaded = getattr(instance, LOADED, None)
-    if instance.pk is None or loaded is None:
+    if instance.pk is None or loaded is None or current_tracker.get() is None:
         return
     basket_id, quantity = loaded
+    open_status = basket_model.OPEN
     if instance.basket_id != basket_id:
-        if instance.basket.status != open_status:
-            _note(basket_id, instance.product_id, quantity)
-    elif instance.quantity is not None and instance.quantity < quantity:
-        _note(basket_id, instance.product_id, quantity - instance.quantity)
+        was_open = _status(basket_model, basket_id) == open_status
+        is_open = instance.basket.status == open_status
+        if was_open and not is_open:
+            _note(REMOVED, basket_id, instance, quantity)
+        elif is_open and not was_open:
+            _note(RESTORED, instance.basket_id, instance, instance.quantity)
+        return
+    if instance.quantity is None or instance.quantity == quantity:
+        return
+    if instance.basket.status != open_status:
+        return
+    if instance.quantity < quantity:
+        _note(REMOVED, basket_id, instance, quantity - instance.quantity)
+    else:
+        _note(RAISED, basket_id, instance, instance.quantity - quantity)
 
 
-def line_deleted(instance: Any) -> None:
-    """A basket line deleted: its quantity as loaded is removed."""
+def line_deleted(instance: Any, basket_model: Any) -> None:
+    """A basket line deleted: its quantity as loaded left an open basket,
+    or a saved line went (perhaps onto a raised line)."""
+    if current_tracker.get() is None:
+        return
     loaded = getattr(instance, LOADED, None)
     basket_id, quantity = loaded if loaded is not None else (instance.basket_id, instance.quantity)
-    _note(basket_id, instance.product_id, quantity or 0)
+    status = _status(basket_model, basket_id)
+    if status == basket_model.OPEN:
+        _note(REMOVED, basket_id, instance, quantity or 0)
+    elif status == basket_model.SAVED:
+        _note(UNSAVED, basket_id, instance, quantity or 0)
 
 
 def forget_merged(basket: Any, merged_status: str) -> None:
     """A basket saved as merged: what its lines' moves and deletions noted
     is no removal."""
-    if basket.status != merged_status:
-        return
     tracker = current_tracker.get()
-    noted = tracker.state.get(REMOVALS) if tracker is not None else None
-    if noted:
-        noted[:] = [removal for removal in noted if removal[0] != basket.pk]
+    noted = tracker.state.get(NOTES) if tracker is not None else None
+    if basket.status == merged_status and noted:
+        noted[:] = [note for note in noted if note[0] != REMOVED or note[1] != basket.pk]
 
 
-def record_removals(tracker: Any) -> None:
-    """BASKET_OPERATIONS ``remove`` for each removal noted during the
-    request (taken off the tracker)."""
-    for _, product_id, quantity in tracker.state.pop(REMOVALS, None) or ():
-        tracker.basket_remove(str(product_id), quantity=quantity)
+def record_notes(
+    tracker: Any, response: Any, price_fields: Callable[[Any, Any], dict[str, Any]]
+) -> None:
+    """The BASKET_OPERATIONS of what was noted during the request (taken off
+    the tracker; none after a server error); an ``add``'s price from
+    ``price_fields(product, request)``."""
+    notes = tracker.state.pop(NOTES, None) or ()
+    if response.status_code >= 500:
+        return
+    raised: Counter[Any] = Counter()
+    for kind, _, product, quantity, _ in notes:
+        if kind == RAISED:
+            raised[product] += quantity
+    for kind, _, product, quantity, line in notes:
+        if kind == REMOVED:
+            tracker.basket_remove(line_product_id(line), quantity=quantity)
+        elif kind == RESTORED or (kind == UNSAVED and raised[product] >= quantity):
+            if kind == UNSAVED:
+                raised[product] -= quantity
+            fields = price_fields(line.product, tracker.request)
+            tracker.basket_add(line_product_id(line), quantity=quantity, **fields)

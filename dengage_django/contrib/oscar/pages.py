@@ -1,6 +1,6 @@
 """What the Oscar integration adds once an Oscar view has answered (the
-middleware's hook, :mod:`dengage_django.tracking.hooks`): the basket's
-removals, the category path of a category page (its PAGE_VIEW's
+middleware's hook, :mod:`dengage_django.tracking.hooks`): what happened to
+the basket's lines (:mod:`.baskets`), the category path of a category page (its PAGE_VIEW's
 subCategory), and the CHECKOUT steps of the pages that are one: the basket
 page with lines (``basket``) and the payment details page (``payment``)."""
 
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...tracking.categories import category_for
 from ...tracking.policy import is_page_view
-from .baskets import basket_fields, record_removals
+from .baskets import basket_fields, record_notes
+from .products import price_fields
 
 #: CHECKOUT step of a page, by URL name (Oscar's, which forks keep).
 CHECKOUT_PAGES = {
@@ -40,13 +42,18 @@ def _category(response: Any, kwargs: dict[str, Any]) -> Any:
 def finish(tracker: Any, response: Any) -> None:
     """The middleware's hook for every tracked request (see the module
     docstring)."""
-    record_removals(tracker)
+    record_notes(tracker, response, price_fields)
     request = tracker.request
     match = getattr(request, "resolver_match", None)
     if match is None or response.status_code != 200 or not is_page_view(request, response):
         return
     name = match.view_name
-    if name == "catalogue:category" and tracker.sub_category is None:
+    # The view's subCategory, or the shop's setting's, wins over the path.
+    if (
+        name == "catalogue:category"
+        and tracker.sub_category is None
+        and category_for(request)[1] is None
+    ):
         category = _category(response, match.kwargs)
         if category is not None:
             tracker.page(sub_category=category.full_name)

@@ -1,8 +1,10 @@
 """An Oscar product as a PRODUCT_VIEW, priced as the request's pricing
-strategy prices it (what the shop displays).
+strategy prices it (what the shop displays), and its ``productId``.
 
 ``DENGAGE_OSCAR_PRODUCT_ADAPTER`` names another ``f(product, request) ->
-mapping`` (:func:`adapter`); it may start from :func:`product_fields`."""
+mapping`` (:func:`adapter`); it may start from :func:`product_fields`.
+``DENGAGE_OSCAR_PRODUCT_ID`` names ``f(product) -> id``, the id of a
+product in every event (:func:`product_id`)."""
 
 from __future__ import annotations
 
@@ -59,6 +61,27 @@ def _brand(product: Any) -> str | None:
     return None
 
 
+def product_id(product: Any) -> str:
+    """The ``productId`` of Oscar ``product`` in every event (its page, the
+    basket, checkout and orders): ``DENGAGE_OSCAR_PRODUCT_ID``'s, else its
+    primary key."""
+    configured = dengage_settings.OSCAR_PRODUCT_ID
+    if isinstance(configured, str):
+        configured = import_string(configured)
+    return str(configured(product) if configured else product.pk)
+
+
+def line_product_id(line: Any) -> str | None:
+    """The ``productId`` of a basket or order line's product (``None``: the
+    product is gone), without loading the product when ids are primary
+    keys."""
+    if line.product_id is None:
+        return None
+    if not dengage_settings.OSCAR_PRODUCT_ID:
+        return str(line.product_id)
+    return product_id(line.product)
+
+
 def product_fields(product: Any, request: Any) -> dict[str, Any]:
     """PRODUCT_VIEW fields of Oscar ``product`` for ``request``: id, title,
     url, image, categories ("A > B > C"), brand, price incl. tax where the
@@ -66,14 +89,14 @@ def product_fields(product: Any, request: Any) -> dict[str, Any]:
     child reports its parent as ``groupId``."""
     parent = product.parent if product.is_child else None
     fields: dict[str, Any] = {
-        "productId": str(product.pk),
+        "productId": product_id(product),
         "title": product.get_title(),
         "url": _absolute(request, product.get_absolute_url()),
         "image": _image(request, product),
         "brand": _brand(product),
     }
     if parent is not None:
-        fields["groupId"] = str(parent.pk)
+        fields["groupId"] = product_id(parent)
     # A list when the product was loaded with Oscar's category prefetch.
     categories = [category.full_name for category in product.get_categories()]
     if categories:

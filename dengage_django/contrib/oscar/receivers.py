@@ -5,7 +5,9 @@ stored with the page's other events.
 Oscar sends its signals with ``Signal.send``: whatever a receiver raised
 would break Oscar's page (after Oscar's own work, a basket line already
 saved). Each receiver here logs what fails instead, raising only in strict
-mode."""
+mode; never for a signal sent once Oscar's work is committed (an order
+placed, a line added), where raising would show the visitor an error for
+what did happen (Oscar's checkout would offer to place the order again)."""
 
 from __future__ import annotations
 
@@ -23,22 +25,29 @@ from ...tracking.context import current_tracker
 from ...tracking.policy import is_page_view, is_prefetch
 from . import baskets
 from .pages import checkout_step
-from .products import adapter, price_fields
+from .products import adapter, price_fields, product_id
 
 logger = logging.getLogger(__name__)
 
 
-def _guarded(receiver: Callable[..., None]) -> Callable[..., None]:
+def _guarded(receiver: Callable[..., None], *, after_commit: bool = False) -> Callable[..., None]:
+    """``receiver`` logging what it raises; raising it again in strict mode
+    unless ``after_commit`` (Oscar's work is done: see the module
+    docstring). Logged before raising: ``send_robust`` swallows it."""
+
     @functools.wraps(receiver)
     def guarded(*args: Any, **kwargs: Any) -> None:
         try:
             receiver(*args, **kwargs)
         except Exception:
-            if dengage_settings.STRICT:
-                raise
             logger.exception("dengage-django: %s failed; Oscar's page goes on", receiver.__name__)
+            if dengage_settings.STRICT and not after_commit:
+                raise
 
     return guarded
+
+
+_after_commit = functools.partial(_guarded, after_commit=True)
 
 
 def _tracker(request: Any) -> Any:
@@ -61,9 +70,13 @@ def on_product_viewed(
     """``catalogue.signals.product_viewed``: a PRODUCT_VIEW, for a page a
     visitor saw (not a HEAD or a prefetch) of a public product."""
     tracker = _tracker(request)
-    if tracker is None or response is None or not is_page_view(request, response):
+    if tracker is None:
         return
-    if _is_public(product):
+    if response is None:  # a view of the shop's sends none: the request tells
+        seen = request.method == "GET" and not is_prefetch(request)
+    else:
+        seen = is_page_view(request, response)
+    if seen and _is_public(product):
         tracker.product_view(**adapter()(product, request))
 
 
@@ -78,7 +91,7 @@ def _quantity(request: Any) -> int:
     return quantity if quantity > 0 else 1
 
 
-@_guarded
+@_after_commit
 def on_basket_addition(sender: Any, product: Any, user: Any, request: Any, **kwargs: Any) -> None:
     """``basket.signals.basket_addition``: BASKET_OPERATIONS ``add``. The
     signal carries no quantity: it is the add form's (the POST's, or the
@@ -94,7 +107,7 @@ def on_basket_addition(sender: Any, product: Any, user: Any, request: Any, **kwa
             raise
         logger.exception("no price for Oscar product %r", getattr(product, "pk", None))
         fields = {}
-    tracker.basket_add(str(product.pk), quantity=_quantity(request), **fields)
+    tracker.basket_add(product_id(product), quantity=_quantity(request), **fields)
 
 
 #: Query parameters of a results page that does not start a search.
@@ -113,9 +126,7 @@ def on_user_search(sender: Any, query: Any = "", **kwargs: Any) -> None:
     request = tracker.request
     if request.method != "GET" or is_prefetch(request):
         return
-    if request.GET.get("page", "1") not in ("", "1") or any(
-        request.GET.getlist(name) for name in _BROWSING[1:]
-    ):
+    if "page" in request.GET or any(request.GET.getlist(name) for name in _BROWSING[1:]):
         return
     tracker.search(query)
 
@@ -129,7 +140,7 @@ def on_start_checkout(sender: Any, request: Any, **kwargs: Any) -> None:
         checkout_step(tracker, "customer", getattr(request, "basket", None))
 
 
-@_guarded
+@_after_commit
 def on_order_placed(sender: Any, order: Any, user: Any = None, **kwargs: Any) -> None:
     """``order.signals.order_placed``: CHECKOUT ``purchase``, once per order
     (Oscar sends the signal once, from the request placing it; the
@@ -168,11 +179,11 @@ def _model_receivers() -> None:
     @_guarded
     def saving(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
         if not raw:
-            baskets.line_saving(instance, basket_model.OPEN)
+            baskets.line_saving(instance, basket_model)
 
     @_guarded
     def deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
-        baskets.line_deleted(instance)
+        baskets.line_deleted(instance, basket_model)
 
     @_guarded
     def basket_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
@@ -206,10 +217,11 @@ def connect() -> None:
         ("checkout", "start_checkout", on_start_checkout),
         ("order", "order_placed", on_order_placed),
     ):
-        signals = {
-            get_class(f"{app}.signals", name),
-            getattr(import_module(f"oscar.apps.{app}.signals"), name),
-        }
+        signals = {getattr(import_module(f"oscar.apps.{app}.signals"), name)}
+        try:
+            signals.add(get_class(f"{app}.signals", name))
+        except Exception:  # a shop without that Oscar app: Oscar's own signal
+            logger.debug("no %s.signals.%s to load: Oscar's is listened to", app, name)
         for signal in signals:
             signal.connect(receiver, dispatch_uid=f"dengage_django.oscar.{name}")
     _model_receivers()
