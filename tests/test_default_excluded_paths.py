@@ -73,3 +73,29 @@ def test_a_changed_setting_or_urlconf_builds_them_again(settings):
     finally:
         set_urlconf(None)
     assert is_excluded("/admin/")
+
+
+@pytest.mark.parametrize("setting", ["STATIC_URL", "ROOT_URLCONF", "DENGAGE_EXCLUDED_PATHS"])
+def test_only_the_settings_they_are_made_of_build_them_again(settings, monkeypatch, setting):
+    # A test suite's override_settings of anything else (212 times in
+    # django-oscar's) would rebuild them on the next request: a reverse()
+    # on a cold URL resolver each time.
+    from dengage_django.tracking import policy
+
+    settings.STATIC_URL = "/static/"
+    built = []
+    original = policy.default_excluded_paths
+    monkeypatch.setattr(policy, "default_excluded_paths", lambda: built.append(1) or original())
+    assert is_excluded("/admin/")
+    settings.TIME_ZONE = "Europe/Istanbul"
+    settings.DENGAGE_BATCH_SIZE = 7
+    assert is_excluded("/admin/")
+    assert len(built) == 1
+    values = {
+        "STATIC_URL": "/assets/",
+        "ROOT_URLCONF": settings.ROOT_URLCONF,
+        "DENGAGE_EXCLUDED_PATHS": [r"/private/"],
+    }
+    setattr(settings, setting, values[setting])
+    assert is_excluded("/admin/")
+    assert len(built) == 2

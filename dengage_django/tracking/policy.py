@@ -89,12 +89,31 @@ def _compiled(patterns):
 
 
 #: Compiled patterns by (URLconf, script prefix): building them costs a
-#: ``reverse()`` per request otherwise. Emptied by ``setting_changed``.
+#: ``reverse()`` per request otherwise. Emptied when a setting they are
+#: made of changes (:data:`PATTERN_SETTINGS`).
 _patterns: dict[tuple, list] = {}
 
+#: The settings the excluded patterns depend on. Other changes keep them:
+#: a test suite's ``override_settings`` would otherwise have every next
+#: request build them again (a ``reverse()``, on a cold URL resolver).
+PATTERN_SETTINGS = frozenset(
+    {
+        "STATIC_URL",
+        "MEDIA_URL",
+        "ROOT_URLCONF",
+        "INSTALLED_APPS",
+        "USE_I18N",
+        "LANGUAGES",
+        "LANGUAGE_CODE",
+        "FORCE_SCRIPT_NAME",
+        "DENGAGE_EXCLUDED_PATHS",
+    }
+)
 
-def _forget_patterns(**kwargs):
-    _patterns.clear()
+
+def _forget_patterns(setting=None, **kwargs):
+    if setting is None or setting in PATTERN_SETTINGS:
+        _patterns.clear()
 
 
 setting_changed.connect(_forget_patterns, dispatch_uid="dengage_django.policy.patterns")
