@@ -406,25 +406,24 @@ def checks(events, visitors, facts):
     return results
 
 
-def main():
-    started = time.monotonic()
-    from dengage_django.events.validation import EVENT_NAMES
-    from dengage_django.testing import Campaign, FakeDengageServer
+def start(settings_module, **environment):
+    """The fake data center, and Django set up with ``settings_module`` on a
+    fresh SQLite database, sending to that data center (``environment``:
+    more variables); returns the fake and the database's folder."""
+    from dengage_django.testing import FakeDengageServer
 
     api_key = "11111111-2222-3333-4444-555555555555"
     origin = "https://shop.example.com"
     fake = FakeDengageServer(api_key=api_key, origin=origin).start()
-    with open(Path(__file__).with_name("campaigns.json")) as campaigns:
-        fake.add_campaigns(Campaign.from_dict(c) for c in json.load(campaigns))
     workdir = tempfile.mkdtemp(prefix="dengage-demo-")
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="example_project.shop.settings",
+        DJANGO_SETTINGS_MODULE=settings_module,
         DATABASE_URL=f"sqlite:///{workdir}/demo.sqlite3",
-        FAKE_DENGAGE_URL=fake.url,
         DENGAGE_API_KEY=api_key,
         DENGAGE_DATA_CENTER_URL=fake.url,
+        FAKE_DENGAGE_URL=fake.url,  # the example shop's own setting
         DENGAGE_ORIGIN=origin,
-        DEBUG="true",
+        **environment,
     )
     import django
 
@@ -434,6 +433,17 @@ def main():
     # The demo's passwords guard nothing: a fast hasher keeps it quick (set
     # before any password is hashed, so before Django caches the hashers).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return fake, workdir
+
+
+def main():
+    started = time.monotonic()
+    from dengage_django.events.validation import EVENT_NAMES
+    from dengage_django.testing import Campaign
+
+    fake, _ = start("example_project.shop.settings", DEBUG="true")
+    with open(Path(__file__).with_name("campaigns.json")) as campaigns:
+        fake.add_campaigns(Campaign.from_dict(c) for c in json.load(campaigns))
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.core.wsgi import get_wsgi_application

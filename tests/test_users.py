@@ -467,3 +467,43 @@ def test_unregistered_model_records_nothing(ayse):
 def test_staff_permission_fixture_is_available():
     # Guards the admin test above: the admin needs the auth permissions.
     assert Permission.objects.filter(codename="change_user").exists()
+
+
+def _identity_statements(queries):
+    table = DengageIdentity._meta.db_table
+    return [q["sql"].split()[0].upper() for q in queries if table in q["sql"]]
+
+
+def test_a_user_created_outside_a_request_is_linked_in_one_insert():
+    # A shop's fixtures and factories create users by the thousand (in
+    # django-oscar's test suite, 827 sign-ups): one SELECT of the row for
+    # consent and ids, one INSERT with the ids and the session.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        user = User.objects.create_user("new-one", "new@example.com", "pw")
+    assert _identity_statements(captured.captured_queries) == ["SELECT", "INSERT"]
+    [signup] = OutboxEvent.objects.filter(name="USER_OPERATIONS").values_list("payload", flat=True)
+    identity = DengageIdentity.objects.get(user=user)
+    assert (signup["userId"], signup["sessionId"]) == (
+        identity.dengage_user_id,
+        identity.session_id,
+    )
+    assert identity.session_seen_at is not None and identity.consent is None
+    with CaptureQueriesContext(connection) as captured:
+        user.email = "renamed@example.com"
+        user.save()  # the next event: one SELECT, the same ids
+    assert _identity_statements(captured.captured_queries) == ["SELECT"]
+    update = OutboxEvent.objects.filter(name="USER_OPERATIONS").order_by("id").last().payload
+    assert (update["userId"], update["sessionId"]) == (signup["userId"], signup["sessionId"])
+
+
+def test_a_row_linked_meanwhile_is_used_not_overwritten(monkeypatch):
+    # Between the SELECT and the INSERT another request linked the user.
+    from dengage_django.recording import subject
+
+    user = User.objects.create_user("raced", "raced@example.com", "pw")
+    DengageIdentity.objects.filter(user=user).update(dengage_user_id="u-linked-1")
+    assert subject.subject_ids(user, row={})["userId"] == "u-linked-1"
+    assert DengageIdentity.objects.filter(user=user).count() == 1

@@ -88,22 +88,34 @@ def _linkable(user):
     return isinstance(user, get_user_model()) and user.pk is not None
 
 
-def user_consents(user):
+#: The columns of a user's identity row that events about them read: one
+#: SELECT serves both the consent and the ids.
+ROW = ("consent", "dengage_user_id", "session_id", "session_seen_at")
+
+
+def identity_row(user):
+    """``user``'s identity row, :data:`ROW`'s columns (``{}``: none yet, or
+    a user that cannot be linked)."""
+    if not _linkable(user):
+        return {}
+    return _identity(user).values(*ROW).first() or {}
+
+
+def user_consents(user, row=None):
     """Whether events about ``user`` may be recorded away from their browser.
 
     ``DENGAGE_USER_CONSENT`` (a callable taking the user, or its dotted
     path) decides; by default what the user's last tracked request decided,
     and for a user never seen in one: yes, unless the project asks visitors
-    for consent (``DENGAGE_CONSENT`` is set).
+    for consent (``DENGAGE_CONSENT`` is set). ``row``: the user's
+    :func:`identity_row`, when already read.
     """
     decide = dengage_settings.USER_CONSENT
     if decide is not None:
         if isinstance(decide, str):
             decide = import_string(decide)
         return bool(decide(user))
-    remembered = (
-        _identity(user).values_list("consent", flat=True).first() if _linkable(user) else None
-    )
+    remembered = (identity_row(user) if row is None else row).get("consent")
     if remembered is None:
         return dengage_settings.CONSENT is None
     return remembered
@@ -144,13 +156,41 @@ def remember_request_consent(tracker):
         session[CONSENT_SESSION_KEY] = [user_pk, consent]
 
 
-def subject_ids(user):
+def _first_identity(user):
+    """Link ``user`` (who has no identity row) to a fresh userId with a
+    session of their own, in one INSERT (a user just created, often);
+    ``None`` when a row appeared meanwhile."""
+    from django.db import IntegrityError, router, transaction
+
+    from ..models import DengageIdentity
+
+    user_id, session_id = new_ids(2)
+    try:
+        with transaction.atomic(using=router.db_for_write(DengageIdentity)):
+            DengageIdentity.objects.create(
+                user=user,
+                dengage_user_id=user_id,
+                session_id=session_id,
+                session_seen_at=timezone.now(),
+            )
+    except IntegrityError:  # linked by another request or thread meanwhile
+        return None
+    return {"userId": user_id, "sessionId": session_id}
+
+
+def subject_ids(user, row=None):
     """``userId`` and ``sessionId`` for an event about ``user`` recorded away
-    from their browser: the linked userId and the user's own session."""
+    from their browser: the linked userId and the user's own session
+    (``row``: the user's :func:`identity_row`, when already read)."""
     if not _linkable(user):
         return {"userId": new_ids(1)[0], "sessionId": new_ids(1)[0]}
-    row = _identity(user).values("dengage_user_id", "session_id", "session_seen_at").first()
-    row = row or {}
+    if row is None:
+        row = identity_row(user)
+    if not row:
+        first = _first_identity(user)
+        if first is not None:
+            return first
+        row = identity_row(user)
     user_id = row.get("dengage_user_id")
     if not is_valid_id(user_id):
         user_id = link(user, new_ids(1)[0])
@@ -184,7 +224,11 @@ def record_about(name, user, fields, *, request=None):
             return tracker.track(name, **fields)
         if tracker.untracked_reason == NO_CONSENT:
             return None
-    if not user_consents(user):
+    # One read of the user's row for both questions (none when a callable
+    # decides consent).
+    row = identity_row(user) if dengage_settings.USER_CONSENT is None else None
+    if not user_consents(user, row):
         logger.debug("no consent for events about user %s: %s not recorded", user.pk, name)
         return None
-    return record(name, merge_fields(default_fields(), {**subject_ids(user), **fields}))
+    ids = subject_ids(user, row)
+    return record(name, merge_fields(default_fields(), {**ids, **fields}))

@@ -17,10 +17,8 @@ events, with nothing but ``"dengage_django.contrib.oscar"`` in
 Exits non-zero if a check fails. Nothing leaves the machine.
 """
 
-import os
 import re
 import sys
-import tempfile
 import time
 from collections import Counter
 from decimal import Decimal
@@ -29,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from example_project.demo import DESKTOP, PASSWORD, Visitor, key_fields, serve  # noqa: E402
+from example_project.demo import DESKTOP, PASSWORD, Visitor, key_fields, serve, start  # noqa: E402
 
 ADDRESS = {
     "first_name": "Ada",
@@ -221,26 +219,9 @@ def checks(events, visitor):
 
 def main():
     started = time.monotonic()
-    from dengage_django.testing import FakeDengageServer
-
-    api_key = "11111111-2222-3333-4444-555555555555"
-    origin = "https://shop.example.com"
-    fake = FakeDengageServer(api_key=api_key, origin=origin).start()
-    workdir = tempfile.mkdtemp(prefix="dengage-oscar-demo-")
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="example_project.oscar.settings",
-        DATABASE_URL=f"sqlite:///{workdir}/demo.sqlite3",
-        DENGAGE_API_KEY=api_key,
-        DENGAGE_DATA_CENTER_URL=fake.url,
-        DENGAGE_ORIGIN=origin,
-    )
-    import django
-
-    django.setup()
+    fake, workdir = start("example_project.oscar.settings")
     from django.conf import settings
 
-    # The demo's password guards nothing: a fast hasher keeps it quick.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = workdir
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # Oscar's e-mails
     from django.core.management import call_command

@@ -9,19 +9,12 @@ from oscar.core.loading import get_model
 from oscar.test.factories import CountryFactory, create_product
 
 from dengage_django.models import OutboxEvent
+from example_project.oscar.demo import ADDRESS  # the demo's guest's
 
 DESKTOP = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
     "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 )
-ADDRESS = {
-    "first_name": "Ada",
-    "last_name": "Lovelace",
-    "line1": "12 St James's Square",
-    "line4": "London",
-    "postcode": "SW1Y 4JH",
-    "country": "GB",
-}
 
 
 def browser():
