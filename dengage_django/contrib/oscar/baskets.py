@@ -111,9 +111,16 @@ def order_fields(order: Any) -> dict[str, Any]:
 # -- what happens to basket lines ------------------------------------------------
 
 
-def _note(kind: str, basket_id: Any, line: Any, quantity: int) -> None:
+def _visitor() -> Any:
+    """The current request's tracker when it tracks a visitor, else
+    ``None`` (no request, a bot, a webhook: nothing to note, no query)."""
     tracker = current_tracker.get()
-    if tracker is None or not tracker.active or line.product_id is None or quantity <= 0:
+    return tracker if tracker is not None and tracker.active else None
+
+
+def _note(kind: str, basket_id: Any, line: Any, quantity: int) -> None:
+    tracker = _visitor()
+    if tracker is None or line.product_id is None or quantity <= 0:
         return
     tracker.state.setdefault(NOTES, []).append((kind, basket_id, line.product_id, quantity, line))
 
@@ -132,7 +139,7 @@ def _status(basket_model: Any, basket_id: Any) -> str | None:
 def line_saving(instance: Any, basket_model: Any) -> None:
     """Before a basket line is saved (see the module docstring)."""
     loaded = getattr(instance, LOADED, None)
-    if instance.pk is None or loaded is None or current_tracker.get() is None:
+    if instance.pk is None or loaded is None or _visitor() is None:
         return
     basket_id, quantity = loaded
     open_status = basket_model.OPEN
@@ -157,7 +164,7 @@ def line_saving(instance: Any, basket_model: Any) -> None:
 def line_deleted(instance: Any, basket_model: Any) -> None:
     """A basket line deleted: its quantity as loaded left an open basket,
     or a saved line went (perhaps onto a raised line)."""
-    if current_tracker.get() is None:
+    if _visitor() is None:
         return
     loaded = getattr(instance, LOADED, None)
     basket_id, quantity = loaded if loaded is not None else (instance.basket_id, instance.quantity)
@@ -171,7 +178,7 @@ def line_deleted(instance: Any, basket_model: Any) -> None:
 def forget_merged(basket: Any, merged_status: str) -> None:
     """A basket saved as merged: what its lines' moves and deletions noted
     is no removal."""
-    tracker = current_tracker.get()
+    tracker = _visitor()
     noted = tracker.state.get(NOTES) if tracker is not None else None
     if basket.status == merged_status and noted:
         noted[:] = [note for note in noted if note[0] != REMOVED or note[1] != basket.pk]
