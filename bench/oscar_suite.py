@@ -7,7 +7,8 @@ Oscar's tests are in neither its sdist nor its wheel: ``PATH`` is a clone of
 django-oscar's repository at the installed version, installed into this
 interpreter's environment with its test requirements (``pip install -e
 PATH[test]``; dengage-django installed too). The suite runs serially,
-``--pairs`` times each way, alternating (without, with, without, ...), on
+``--pairs`` times each way, in pairs (without then with, then with then
+without, ...), on
 an in-memory SQLite database (Oscar's ``--sqlite``) or, with
 ``--postgres``, on PostgreSQL at 127.0.0.1:5432 (user ``postgres``,
 database ``oscar_bench``, Oscar's own default). "With" is Oscar's
@@ -85,7 +86,9 @@ def main():
     with tempfile.TemporaryDirectory() as settings_dir:
         Path(settings_dir, "dengage_oscar_settings.py").write_text(SETTINGS)
         for number in range(1, args.pairs + 1):
-            for with_dengage in (False, True):
+            # Each pair in the other order: a drift of the machine over the
+            # session does not land on one side.
+            for with_dengage in (False, True) if number % 2 else (True, False):
                 wall, cpu, summary, failed = run(oscar, settings_dir, with_dengage, args.postgres)
                 results[with_dengage].append((wall, cpu, summary, failed))
                 label = "with   " if with_dengage else "without"
