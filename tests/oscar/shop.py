@@ -36,6 +36,9 @@ def product(title, price, *, stock=10, category=None, **kwargs):
 
 
 def add(client, item, quantity=1):
+    """Oscar's add-to-basket form, posted from the product's page (a POST
+    from a browser with no cookies yet is no visitor's: not tracked)."""
+    client.get(item.get_absolute_url())
     response = client.post(f"/basket/add/{item.pk}/", {"quantity": str(quantity)})
     assert response.status_code == 302, response.content[:500]
 

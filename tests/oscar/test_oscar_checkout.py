@@ -60,12 +60,27 @@ def test_lowering_a_quantity_and_deleting_a_line_are_removals(shoe, sock):
     assert "price" not in remove
 
 
-def test_raising_a_quantity_on_the_basket_page_is_no_removal(shoe):
+def test_raising_a_quantity_on_the_basket_page_is_an_add(shoe):
     client = browser()
     add(client, shoe)
     [line] = lines_of(client)
     update_basket(client, {line: 4})
-    assert removals() == []
+    update_basket(client, {line: 2})
+    assert operations() == [
+        ("add", str(shoe.pk), 1),
+        ("add", str(shoe.pk), 3),
+        ("remove", str(shoe.pk), 2),
+    ]
+    raised = recorded("BASKET_OPERATIONS")[1]
+    assert (raised["price"], raised["currency"]) == (89.9, "EUR")
+
+
+def test_adding_a_product_already_in_the_basket_is_one_add(shoe):
+    client = browser()
+    add(client, shoe, 1)
+    add(client, shoe, 2)  # Oscar raises the line and sends basket_addition
+    assert [line.quantity for line in lines_of(client)] == [3]
+    assert operations() == [("add", str(shoe.pk), 1), ("add", str(shoe.pk), 2)]
 
 
 def test_merging_the_anonymous_basket_at_login_removes_nothing(shoe, sock):
@@ -86,7 +101,13 @@ def test_merging_the_anonymous_basket_at_login_removes_nothing(shoe, sock):
         [(shoe.pk, 2), (sock.pk, 1)]
     )
     assert Basket.objects.filter(status=Basket.MERGED).count() == 1
-    assert removals() == []
+    # Oscar raised the customer's shoe line to 2 and deleted the anonymous
+    # one: no add, no remove.
+    assert operations() == [
+        ("add", str(shoe.pk), 1),
+        ("add", str(shoe.pk), 2),
+        ("add", str(sock.pk), 1),
+    ]
 
 
 def test_saving_a_line_for_later_removes_it_from_the_basket(shoe, sock):
@@ -332,9 +353,9 @@ def test_a_basket_whose_tax_is_not_known_is_priced_without_tax(shoe, us_tax, set
     client.get(shoe.get_absolute_url())
     add(client, shoe, 2)
     assert client.get("/basket/").status_code == 200
-    [view] = recorded("PRODUCT_VIEW")
+    views = recorded("PRODUCT_VIEW")
     [step] = recorded("CHECKOUT")
-    assert view["price"] == 89.9
+    assert {view["price"] for view in views} == {89.9}  # excl. tax, as the shop shows it
     assert step["totalPrice"] == 179.8
     assert [(p["price"], p["quantity"]) for p in step["productList"]] == [(89.9, 2)]
 
@@ -382,6 +403,24 @@ def test_a_failing_basket_page_step_raises_in_strict_mode(shoe, settings, monkey
     add(client, shoe)
     with pytest.raises(ZeroDivisionError):
         client.get("/basket/")
+
+
+def test_a_note_that_fails_loses_only_its_own_price(shoe, sock, customer_client, monkeypatch):
+    from dengage_django.contrib.oscar import pages
+
+    def unpriced(product, request):
+        raise RuntimeError("a forked strategy failed")
+
+    client = customer_client
+    add(client, shoe, 2)
+    add(client, sock)
+    shoe_line, sock_line = sorted(lines_of(client), key=lambda line: line.product_id != shoe.pk)
+    update_basket(client, {shoe_line: 2, sock_line: 1}, {shoe_line: {"save_for_later": "on"}})
+    monkeypatch.setattr(pages, "price_fields", unpriced)
+    [saved] = _saved_lines()
+    update_saved(client, [saved], move=[saved])
+    [back] = recorded("BASKET_OPERATIONS")[-1:]
+    assert (back["step"], back["quantity"]) == ("add", 2) and "price" not in back
 
 
 def test_removals_of_a_request_that_failed_are_not_recorded(shoe, settings):

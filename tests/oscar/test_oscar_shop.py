@@ -179,6 +179,7 @@ def test_a_product_viewed_signal_without_a_response_still_counts(shoe):
 
 
 def test_a_shop_without_one_of_oscars_apps_still_starts(monkeypatch, caplog):
+    from oscar.apps.search.signals import user_search
     from oscar.core import loading
 
     from dengage_django.contrib.oscar import receivers
@@ -186,10 +187,26 @@ def test_a_shop_without_one_of_oscars_apps_still_starts(monkeypatch, caplog):
     def missing(module_label, classname, **kwargs):
         raise loading.AppNotFoundError(f"No app found matching '{module_label}'")
 
+    assert user_search.disconnect(dispatch_uid="dengage_django.oscar.user_search")
     monkeypatch.setattr(loading, "get_class", missing)
     caplog.set_level("DEBUG", logger="dengage_django.contrib.oscar.receivers")
     receivers.connect()  # Oscar's own signals only
     assert "no search.signals.user_search to load" in caplog.text
+    uids = [receiver[0][0] for receiver in user_search.receivers]
+    assert "dengage_django.oscar.user_search" in uids  # connected again, to Oscar's own
+
+
+def test_a_forks_broken_signals_module_is_not_hidden(monkeypatch):
+    from oscar.core import loading
+
+    from dengage_django.contrib.oscar import receivers
+
+    def broken(module_label, classname, **kwargs):
+        raise ImportError("No module named 'shop.search.signalz'")
+
+    monkeypatch.setattr(loading, "get_class", broken)
+    with pytest.raises(ImportError, match="signalz"):
+        receivers.connect()
 
 
 def test_a_bot_in_the_oscar_shop_records_nothing(shoe):

@@ -9,6 +9,9 @@ basket (the visitor's) is noted on the request's tracker
 
 * a line deleted, saved with a lower quantity, or moved to a basket that is
   not open ("saved for later"): a ``remove`` of the quantity that left;
+* a line saved with a higher quantity (the basket page's form, a
+  django-oscar-api line update): an ``add`` of the difference, unless
+  Oscar's ``basket_addition`` reports it (:func:`forget_raised`);
 * a line moved from the "saved for later" basket into an open one: an
   ``add``; moved back onto a line of the same product (Oscar raises that
   line's quantity and deletes the saved one): an ``add`` too;
@@ -16,21 +19,26 @@ basket (the visitor's) is noted on the request's tracker
 
 At login Oscar merges the visitor's anonymous basket into the customer's:
 it moves lines between open baskets (nothing) or deletes the anonymous
-basket's lines, then saves that basket as "Merged"; the removals noted
-for a basket merged during the request are dropped (:func:`forget_merged`):
-a merge removes nothing from the visitor's basket. A request answered
-with a server error records nothing of it (``ATOMIC_REQUESTS`` rolled its
-changes back).
+basket's lines (raising the customer's to the larger quantity), then
+saves that basket as "Merged"; then the removals noted for that basket
+and the raised lines are dropped (:func:`forget_merged`): a merge adds and
+removes nothing. A request answered with a server error records none of
+its notes (with ``ATOMIC_REQUESTS`` its changes were rolled back; without,
+a change committed before the error goes unreported too).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from ...conf import dengage_settings
 from ...tracking.context import current_tracker
 from .products import line_product_id
+
+logger = logging.getLogger(__name__)
 
 #: ``tracker.state`` key of what was noted during a request:
 #: ``[(kind, basket pk, line), ...]``, kind one of :data:`REMOVED`,
@@ -67,11 +75,13 @@ def basket_fields(basket: Any) -> dict[str, Any] | None:
     if not lines:
         return None
     currency = basket.currency
+    # One choice for the lines and the total: never incl. tax for some.
+    with_tax = basket.is_tax_known
     products = []
     for line in lines:
-        price = line.unit_price_incl_tax if line.is_tax_known else line.unit_price_excl_tax
+        price = line.unit_price_incl_tax if with_tax else line.unit_price_excl_tax
         products.append(_item(line_product_id(line), price, line.quantity, currency))
-    total = basket.total_incl_tax if basket.is_tax_known else basket.total_excl_tax
+    total = basket.total_incl_tax if with_tax else basket.total_excl_tax
     return {"total_price": total, "products": products, "currency": currency}
 
 
@@ -175,13 +185,50 @@ def line_deleted(instance: Any, basket_model: Any) -> None:
         _note(UNSAVED, basket_id, instance, quantity or 0)
 
 
+def _drop(tracker: Any, dropped: Callable[[tuple[Any, ...]], bool]) -> None:
+    noted = tracker.state.get(NOTES) if tracker is not None else None
+    if noted:
+        noted[:] = [note for note in noted if not dropped(note)]
+
+
 def forget_merged(basket: Any, merged_status: str) -> None:
     """A basket saved as merged: what its lines' moves and deletions noted
-    is no removal."""
-    tracker = _visitor()
-    noted = tracker.state.get(NOTES) if tracker is not None else None
-    if basket.status == merged_status and noted:
-        noted[:] = [note for note in noted if note[0] != REMOVED or note[1] != basket.pk]
+    is no removal, and the lines the merge raised no addition."""
+    if basket.status == merged_status:
+        _drop(
+            _visitor(),
+            lambda note: note[0] == RAISED or (note[0] == REMOVED and note[1] == basket.pk),
+        )
+
+
+def forget_raised(product_pk: Any) -> None:
+    """Oscar's ``basket_addition`` reports the line ``add_product`` raised:
+    not an addition of its own."""
+    _drop(_visitor(), lambda note: note[0] == RAISED and note[2] == product_pk)
+
+
+def _operations(notes: list[tuple[Any, ...]]) -> list[tuple[str, Any, int]]:
+    """``(step, line, quantity)`` of the notes: removals as noted; a saved
+    line restored; a saved line deleted onto a line of its product raised
+    as much (Oscar's move back onto it); what else was raised."""
+    raised: Counter[Any] = Counter()
+    for kind, _, product, quantity, _ in notes:
+        if kind == RAISED:
+            raised[product] += quantity
+    operations = []
+    for kind, _, product, quantity, line in notes:
+        if kind == REMOVED:
+            operations.append(("remove", line, quantity))
+        elif kind == RESTORED:
+            operations.append(("add", line, quantity))
+        elif kind == UNSAVED and raised[product] >= quantity:
+            raised[product] -= quantity
+            operations.append(("add", line, quantity))
+    for kind, _, product, quantity, line in notes:
+        if kind == RAISED and raised[product] > 0:
+            operations.append(("add", line, min(quantity, raised[product])))
+            raised[product] -= min(quantity, raised[product])
+    return operations
 
 
 def record_notes(
@@ -189,19 +236,25 @@ def record_notes(
 ) -> None:
     """The BASKET_OPERATIONS of what was noted during the request (taken off
     the tracker; none after a server error); an ``add``'s price from
-    ``price_fields(product, request)``."""
-    notes = tracker.state.pop(NOTES, None) or ()
+    ``price_fields(product, request)`` (none when it fails). Each on its
+    own: one that fails is logged (raised in strict mode), the others go
+    on."""
+    notes = tracker.state.pop(NOTES, None) or []
     if response.status_code >= 500:
         return
-    raised: Counter[Any] = Counter()
-    for kind, _, product, quantity, _ in notes:
-        if kind == RAISED:
-            raised[product] += quantity
-    for kind, _, product, quantity, line in notes:
-        if kind == REMOVED:
-            tracker.basket_remove(line_product_id(line), quantity=quantity)
-        elif kind == RESTORED or (kind == UNSAVED and raised[product] >= quantity):
-            if kind == UNSAVED:
-                raised[product] -= quantity
-            fields = price_fields(line.product, tracker.request)
-            tracker.basket_add(line_product_id(line), quantity=quantity, **fields)
+    for step, line, quantity in _operations(notes):
+        try:
+            product_id = line_product_id(line)
+            if step == "remove":
+                tracker.basket_remove(product_id, quantity=quantity)
+                continue
+            try:
+                fields = price_fields(line.product, tracker.request)
+            except Exception:
+                logger.exception("no price for Oscar product %r", line.product_id)
+                fields = {}
+            tracker.basket_add(product_id, quantity=quantity, **fields)
+        except Exception:
+            if dengage_settings.STRICT:
+                raise
+            logger.exception("dengage-django: a basket %s was not recorded", step)

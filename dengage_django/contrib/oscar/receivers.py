@@ -100,11 +100,10 @@ def on_basket_addition(sender: Any, product: Any, user: Any, request: Any, **kwa
     tracker = _tracker(request)
     if tracker is None:
         return
+    baskets.forget_raised(product.pk)  # the line add_product raised: this add
     try:
         fields = price_fields(product, request)
-    except Exception:
-        if dengage_settings.STRICT:
-            raise
+    except Exception:  # the add without its price (in strict mode too)
         logger.exception("no price for Oscar product %r", getattr(product, "pk", None))
         fields = {}
     tracker.basket_add(product_id(product), quantity=_quantity(request), **fields)
@@ -208,6 +207,7 @@ def connect() -> None:
     same object."""
     from importlib import import_module
 
+    from oscar.core.exceptions import AppNotFoundError, ClassNotFoundError
     from oscar.core.loading import get_class
 
     for app, name, receiver in (
@@ -220,7 +220,7 @@ def connect() -> None:
         signals = {getattr(import_module(f"oscar.apps.{app}.signals"), name)}
         try:
             signals.add(get_class(f"{app}.signals", name))
-        except Exception:  # a shop without that Oscar app: Oscar's own signal
+        except (AppNotFoundError, ClassNotFoundError):  # a shop without that app
             logger.debug("no %s.signals.%s to load: Oscar's is listened to", app, name)
         for signal in signals:
             signal.connect(receiver, dispatch_uid=f"dengage_django.oscar.{name}")
