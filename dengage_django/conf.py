@@ -40,6 +40,7 @@ import environ
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.functional import empty
+from django.utils.module_loading import import_string
 
 PREFIX = "DENGAGE_"
 
@@ -316,6 +317,12 @@ class DengageSettings:
     @property
     def DATA_CENTER_URL(self) -> str:
         return (self._get("DATA_CENTER_URL") or "").rstrip("/")
+
+    def callable(self, name: str) -> Any:
+        """Setting ``name``, a callable or its dotted path, as the callable
+        (imported when a path; ``None`` stays ``None``)."""
+        value = getattr(self, name)
+        return import_string(value) if isinstance(value, str) else value
 
     def is_set(self, name: str) -> bool:
         """Whether the project sets ``DENGAGE_<name>`` itself (in its

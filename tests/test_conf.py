@@ -75,3 +75,16 @@ def test_read_before_django_settings_are_set_up():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [django_settings.DENGAGE_API_KEY, "100"]
+
+
+def test_a_callable_setting_is_given_as_the_callable(settings):
+    import json
+
+    settings.DENGAGE_CONSENT = "json.dumps"  # a dotted path: imported
+    assert dengage_settings.callable("CONSENT") is json.dumps
+    settings.DENGAGE_CONSENT = json.loads  # a callable: as it is
+    assert dengage_settings.callable("CONSENT") is json.loads
+    settings.DENGAGE_CONSENT = None
+    assert dengage_settings.callable("CONSENT") is None
+    with pytest.raises(AttributeError, match="NO_SUCH"):
+        dengage_settings.callable("NO_SUCH")

@@ -15,8 +15,6 @@ read, so a bad product is handled like any other invalid event.
 
 from collections.abc import Mapping
 
-from django.utils.module_loading import import_string
-
 from ..conf import dengage_settings
 from ..exceptions import DengageValidationError
 from .validation import snake_alias
@@ -26,15 +24,8 @@ ITEM_KEYS = ("product_id", "price", "currency", "quantity")
 BASKET_KEYS = ("total_price", "products", "currency", "cart_url", "basket_id")
 
 
-def _callable(setting):
-    adapter = getattr(dengage_settings, setting)
-    if isinstance(adapter, str):
-        adapter = import_string(adapter)
-    return adapter
-
-
 def _to_mapping(obj, event, setting, what):
-    adapter = _callable(setting)
+    adapter = dengage_settings.callable(setting)
     try:
         if adapter is not None:
             data = adapter(obj)

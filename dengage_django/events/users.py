@@ -28,8 +28,6 @@ import datetime
 import re
 from collections.abc import Mapping
 
-from django.utils.module_loading import import_string
-
 from ..conf import dengage_settings
 from .validation import snake_alias
 
@@ -97,9 +95,7 @@ def register_default_builder(builder):
 
 def user_fields(user):
     """The USER_OPERATIONS fields for ``user`` (see the module docstring)."""
-    builder = dengage_settings.USER_FIELDS or _default_builder[0] or default_user_fields
-    if isinstance(builder, str):
-        builder = import_string(builder)
+    builder = dengage_settings.callable("USER_FIELDS") or _default_builder[0] or default_user_fields
     fields = dict(builder(user) or {})
     if not dengage_settings.SEND_CONTACT_DETAILS:
         username = fields.get("username")

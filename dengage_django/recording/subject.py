@@ -24,7 +24,6 @@ import datetime
 import logging
 
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from ..conf import dengage_settings
 from ..tracking.context import current_tracker
@@ -43,6 +42,14 @@ def request_tracker(request=None):
     if request is not None:
         return getattr(request, "dengage", None)
     return current_tracker.get()
+
+
+def visitor_tracker(request=None):
+    """The tracker of ``request`` (or of the current request) when it tracks
+    a visitor; ``None`` otherwise (no request, a bot, a webhook, an excluded
+    path, no consent)."""
+    tracker = request_tracker(request)
+    return tracker if tracker is not None and tracker.active else None
 
 
 def real_user(user):
@@ -110,10 +117,8 @@ def user_consents(user, row=None):
     for consent (``DENGAGE_CONSENT`` is set). ``row``: the user's
     :func:`identity_row`, when already read.
     """
-    decide = dengage_settings.USER_CONSENT
+    decide = dengage_settings.callable("USER_CONSENT")
     if decide is not None:
-        if isinstance(decide, str):
-            decide = import_string(decide)
         return bool(decide(user))
     remembered = (identity_row(user) if row is None else row).get("consent")
     if remembered is None:

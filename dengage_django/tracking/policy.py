@@ -29,7 +29,6 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
-from django.utils.module_loading import import_string
 from django.utils.translation import get_language_from_path
 
 from ..conf import dengage_settings
@@ -147,11 +146,9 @@ def is_excluded(path):
 def has_consent(request):
     if dengage_settings.RESPECT_GPC and request.META.get("HTTP_SEC_GPC", "").strip() == "1":
         return False
-    consent = dengage_settings.CONSENT
+    consent = dengage_settings.callable("CONSENT")
     if consent is None:
         return True
-    if isinstance(consent, str):
-        consent = import_string(consent)
     return bool(consent(request))
 
 

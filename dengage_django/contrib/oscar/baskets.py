@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...conf import dengage_settings
-from ...tracking.context import current_tracker
+from ...recording.subject import visitor_tracker
 from .products import line_product_id
 
 logger = logging.getLogger(__name__)
@@ -121,15 +121,8 @@ def order_fields(order: Any) -> dict[str, Any]:
 # -- what happens to basket lines ------------------------------------------------
 
 
-def _visitor() -> Any:
-    """The current request's tracker when it tracks a visitor, else
-    ``None`` (no request, a bot, a webhook: nothing to note, no query)."""
-    tracker = current_tracker.get()
-    return tracker if tracker is not None and tracker.active else None
-
-
 def _note(kind: str, basket_id: Any, line: Any, quantity: int) -> None:
-    tracker = _visitor()
+    tracker = visitor_tracker()
     if tracker is None or line.product_id is None or quantity <= 0:
         return
     tracker.state.setdefault(NOTES, []).append((kind, basket_id, line.product_id, quantity, line))
@@ -149,7 +142,7 @@ def _status(basket_model: Any, basket_id: Any) -> str | None:
 def line_saving(instance: Any, basket_model: Any) -> None:
     """Before a basket line is saved (see the module docstring)."""
     loaded = getattr(instance, LOADED, None)
-    if instance.pk is None or loaded is None or _visitor() is None:
+    if instance.pk is None or loaded is None or visitor_tracker() is None:
         return
     basket_id, quantity = loaded
     open_status = basket_model.OPEN
@@ -174,7 +167,7 @@ def line_saving(instance: Any, basket_model: Any) -> None:
 def line_deleted(instance: Any, basket_model: Any) -> None:
     """A basket line deleted: its quantity as loaded left an open basket,
     or a saved line went (perhaps onto a raised line)."""
-    if _visitor() is None:
+    if visitor_tracker() is None:
         return
     loaded = getattr(instance, LOADED, None)
     basket_id, quantity = loaded if loaded is not None else (instance.basket_id, instance.quantity)
@@ -196,7 +189,7 @@ def forget_merged(basket: Any, merged_status: str) -> None:
     is no removal, and the lines the merge raised no addition."""
     if basket.status == merged_status:
         _drop(
-            _visitor(),
+            visitor_tracker(),
             lambda note: note[0] == RAISED or (note[0] == REMOVED and note[1] == basket.pk),
         )
 
@@ -204,7 +197,7 @@ def forget_merged(basket: Any, merged_status: str) -> None:
 def forget_raised(product_pk: Any) -> None:
     """Oscar's ``basket_addition`` reports the line ``add_product`` raised:
     not an addition of its own."""
-    _drop(_visitor(), lambda note: note[0] == RAISED and note[2] == product_pk)
+    _drop(visitor_tracker(), lambda note: note[0] == RAISED and note[2] == product_pk)
 
 
 def _operations(notes: list[tuple[Any, ...]]) -> list[tuple[str, Any, int]]:

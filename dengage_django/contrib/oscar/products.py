@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.utils.module_loading import import_string
-
 from ...conf import dengage_settings
 
 
@@ -65,9 +63,7 @@ def product_id(product: Any) -> str:
     """The ``productId`` of Oscar ``product`` in every event (its page, the
     basket, checkout and orders): ``DENGAGE_OSCAR_PRODUCT_ID``'s, else its
     primary key."""
-    configured = dengage_settings.OSCAR_PRODUCT_ID
-    if isinstance(configured, str):
-        configured = import_string(configured)
+    configured = dengage_settings.callable("OSCAR_PRODUCT_ID")
     return str(configured(product) if configured else product.pk)
 
 
@@ -127,7 +123,4 @@ def price_fields(product: Any, request: Any) -> dict[str, Any]:
 def adapter() -> Callable[[Any, Any], Mapping[str, Any]]:
     """``DENGAGE_OSCAR_PRODUCT_ADAPTER`` (imported when a dotted path), else
     :func:`product_fields`."""
-    configured = dengage_settings.OSCAR_PRODUCT_ADAPTER
-    if isinstance(configured, str):
-        configured = import_string(configured)
-    return configured or product_fields
+    return dengage_settings.callable("OSCAR_PRODUCT_ADAPTER") or product_fields

@@ -20,8 +20,7 @@ from django.db import transaction
 
 from ... import outbox
 from ...conf import dengage_settings
-from ...recording.subject import is_visitor, real_user, record_about
-from ...tracking.context import current_tracker
+from ...recording.subject import is_visitor, real_user, record_about, visitor_tracker
 from ...tracking.policy import is_page_view, is_prefetch
 from . import baskets
 from .pages import checkout_step
@@ -50,11 +49,6 @@ def _guarded(receiver: Callable[..., None], *, after_commit: bool = False) -> Ca
 _after_commit = functools.partial(_guarded, after_commit=True)
 
 
-def _tracker(request: Any) -> Any:
-    tracker = getattr(request, "dengage", None)
-    return tracker if tracker is not None and tracker.active else None
-
-
 def _is_public(product: Any) -> bool:
     """Whether visitors may see ``product`` (Oscar lets staff open the
     others: never sent, Dengage would recommend them)."""
@@ -69,7 +63,7 @@ def on_product_viewed(
 ) -> None:
     """``catalogue.signals.product_viewed``: a PRODUCT_VIEW, for a page a
     visitor saw (not a HEAD or a prefetch) of a public product."""
-    tracker = _tracker(request)
+    tracker = visitor_tracker(request)
     if tracker is None:
         return
     if response is None:  # a view of the shop's sends none: the request tells
@@ -97,7 +91,7 @@ def on_basket_addition(sender: Any, product: Any, user: Any, request: Any, **kwa
     signal carries no quantity: it is the add form's (the POST's, or the
     body of a django-oscar-api request); the price is the request's
     strategy's (none when Oscar cannot price it)."""
-    tracker = _tracker(request)
+    tracker = visitor_tracker(request)
     if tracker is None:
         return
     baskets.forget_raised(product.pk)  # the line add_product raised: this add
@@ -119,8 +113,8 @@ def on_user_search(sender: Any, query: Any = "", **kwargs: Any) -> None:
     sends the signal for every results page: its next pages, sorting and
     facets are no new search. The signal carries no request: the
     request's tracker is the current one."""
-    tracker = current_tracker.get()
-    if tracker is None or not tracker.active or not isinstance(query, str) or not query.strip():
+    tracker = visitor_tracker()
+    if tracker is None or not isinstance(query, str) or not query.strip():
         return
     request = tracker.request
     if request.method != "GET" or is_prefetch(request):
@@ -134,7 +128,7 @@ def on_user_search(sender: Any, query: Any = "", **kwargs: Any) -> None:
 def on_start_checkout(sender: Any, request: Any, **kwargs: Any) -> None:
     """``checkout.signals.start_checkout`` (a guest giving their e-mail, a
     customer entering the checkout): CHECKOUT ``customer``."""
-    tracker = _tracker(request)
+    tracker = visitor_tracker(request)
     if tracker is not None:
         checkout_step(tracker, "customer", getattr(request, "basket", None))
 
@@ -150,9 +144,8 @@ def on_order_placed(sender: Any, order: Any, user: Any = None, **kwargs: Any) ->
     browser (a payment provider's callback), the customer's, through their
     linked ids; a guest's order placed so is not recorded (no visitor to
     file it under)."""
-    tracker = current_tracker.get()
+    visitor = visitor_tracker()
     user = real_user(user)
-    visitor = tracker if tracker is not None and tracker.active else None
     if user is None and visitor is None:
         logger.info("no visitor for Oscar order %s: its purchase is not recorded", order.number)
         return
@@ -161,7 +154,7 @@ def on_order_placed(sender: Any, order: Any, user: Any = None, **kwargs: Any) ->
         if visitor is not None and (user is None or is_visitor(visitor, user)):
             visitor.track("CHECKOUT", basketId=visitor.basket_id, **fields)
         else:
-            record_about("CHECKOUT", user, fields, request=tracker.request if tracker else None)
+            record_about("CHECKOUT", user, fields)  # the current request's tracker decides
 
 
 def _model_receivers() -> None:
